@@ -1,0 +1,10 @@
+"""The ``o2v`` command line. Each area registers its commands from its own module below."""
+
+from __future__ import annotations
+
+from o2v.cli.app import app, main
+
+# Command modules register themselves on import; keep one line per area.
+from o2v.cli import config_cmd  # noqa: E402,F401
+
+__all__ = ["app", "main"]

@@ -1,0 +1,1 @@
+"""Deploying vLLM beside Ollama: Docker containers or local processes, from one LaunchSpec."""

@@ -1,0 +1,87 @@
+"""One error hierarchy for the whole project.
+
+    O2VError
+    ├── ConfigError          bad migration.yaml, flag or parameter (lists every problem)
+    ├── StoreError           the results database cannot be reached or written
+    ├── ServerError          an Ollama / vLLM / OpenAI-compatible server misbehaved
+    │   ├── ServerUnreachable    nothing answers at the URL
+    │   └── ServerHTTPError      an HTTP error status, with the server's own message kept
+    ├── DeployError          a container or process could not be started, or never became healthy
+    ├── GPUError             NVML / driver problems that stop GPU verification
+    ├── GateFailed           a gate (GPU requirements, GX suite, SLO) said no; carries every violation
+    └── PhaseError           a migration phase failed; names the phase and what to do
+
+Messages say what was expected, what was found and what to do next, so that a user can act on the
+one line printed by the CLI or shown in the Prefect flow run's state message.
+"""
+
+from __future__ import annotations
+
+
+class O2VError(Exception):
+    """Base class: everything o2v raises on purpose."""
+
+
+class ConfigError(O2VError):
+    """Invalid configuration. ``problems`` holds one human-readable line per problem."""
+
+    def __init__(self, problems: list[str], source: str | None = None) -> None:
+        self.problems = list(problems)
+        self.source = source
+        where = f" in {source}" if source else ""
+        super().__init__(f"{len(self.problems)} configuration problem(s){where}:\n" + "\n".join(self.problems))
+
+
+class StoreError(O2VError):
+    """The results store failed."""
+
+
+class ServerError(O2VError):
+    """A model server did not behave as expected."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        self.url = url
+        super().__init__(message)
+
+
+class ServerUnreachable(ServerError):
+    """Nothing answered at the URL (connection refused, DNS failure, timeout while connecting)."""
+
+
+class ServerHTTPError(ServerError):
+    """The server answered with an error status. ``server_message`` is the server's own text."""
+
+    def __init__(self, status: int, server_message: str, *, url: str | None = None) -> None:
+        self.status = status
+        self.server_message = server_message
+        super().__init__(f"HTTP {status} from {url or 'server'}: {server_message}", url=url)
+
+
+class DeployError(O2VError):
+    """Deployment of a server failed."""
+
+
+class GPUError(O2VError):
+    """GPU verification could not run."""
+
+
+class GateFailed(O2VError):
+    """A gate rejected the migration. ``violations`` lists every reason, not just the first."""
+
+    def __init__(self, gate: str, violations: list[str]) -> None:
+        self.gate = gate
+        self.violations = list(violations)
+        super().__init__(f"{gate} failed: " + "; ".join(self.violations))
+
+
+class PhaseError(O2VError):
+    """A migration phase failed."""
+
+    def __init__(self, phase: str, reason: str, hint: str = "") -> None:
+        self.phase = phase
+        self.reason = reason
+        self.hint = hint
+        text = f"phase {phase!r} failed: {reason}"
+        if hint:
+            text += f" -- what to do: {hint}"
+        super().__init__(text)
