@@ -290,11 +290,21 @@ class Store:
         ]
 
     def last_success(self, migration_id: str, phase: str, config_hash: str) -> LedgerEntry | None:
-        """The latest successful run of a phase under the same configuration, if any: re-runs skip it."""
+        """The phase's success under the same configuration, if it is still the latest finished outcome.
+
+        A later failure (e.g. the deploy was rolled back after validation failed) cancels an earlier success,
+        so a re-run does the phase again. Rows still 'running' (a killed run) decide nothing.
+        """
         for entry in reversed(self.ledger(migration_id)):
-            if entry.phase == phase and entry.config_hash == config_hash and entry.status == "succeeded":
-                return entry
+            if entry.phase != phase or entry.config_hash != config_hash or entry.status == "running":
+                continue
+            return entry if entry.status == "succeeded" else None
         return None
+
+    def invalidate_phase(self, migration_id: str, phase: str, config_hash: str, reason: str) -> None:
+        """Record that a phase's earlier success no longer holds (its effect was undone)."""
+        entry_id = self.phase_started(migration_id, phase, config_hash)
+        self.phase_finished(entry_id, "failed", error=reason)
 
     # -- audit log and small state ----------------------------------------------------------------------------
     def audit(self, actor: str, action: str, target: str = "", detail: dict[str, Any] | None = None) -> None:
