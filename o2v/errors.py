@@ -5,7 +5,10 @@
     ├── StoreError           the results database cannot be reached or written
     ├── ServerError          an Ollama / vLLM / OpenAI-compatible server misbehaved
     │   ├── ServerUnreachable    nothing answers at the URL
+    │   ├── ServerTimeout        connected, but no answer (or no next chunk) within the timeout
+    │   ├── StreamInterrupted    a stream ended before its end marker (disconnect, truncation)
     │   └── ServerHTTPError      an HTTP error status, with the server's own message kept
+    │       └── ServerStreamError    an error object sent inside a stream that had already started
     ├── DeployError          a container or process could not be started, or never became healthy
     ├── GPUError             NVML / driver problems that stop GPU verification
     ├── GateFailed           a gate (GPU requirements, GX suite, SLO) said no; carries every violation
@@ -85,3 +88,15 @@ class PhaseError(O2VError):
         if hint:
             text += f" -- what to do: {hint}"
         super().__init__(text)
+
+
+class ServerTimeout(ServerError):
+    """The server accepted the connection but did not answer (or stopped streaming) within the client's timeout."""
+
+
+class StreamInterrupted(ServerError):
+    """A streamed response ended before the server's end marker (connection dropped, truncated or garbled)."""
+
+
+class ServerStreamError(ServerHTTPError):
+    """The server reported an error inside a stream that had already started (HTTP status was 200)."""
