@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from o2v.cli.app import app, main
 
-# Command modules register themselves on import; keep one line per area.
-from o2v.cli import config_cmd  # noqa: E402,F401
-
 __all__ = ["app", "main"]
+
+# Command modules register themselves on import; keep one line per area (append below).
+from o2v.cli import config_cmd  # noqa: E402,F401
+from o2v.cli import flows_cmd  # noqa: E402,F401

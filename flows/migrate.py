@@ -1,0 +1,104 @@
+"""The migrate flow: diagnose -> inventory -> verify_gpu -> plan -> deploy -> smoke -> validate.
+
+Entry point only: it loads the settings (a bad configuration stops the run before anything is touched),
+builds the context, and sequences the phase tasks. Each phase goes through the ledger, so a re-run with the
+same migration id resumes at the phase that failed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from prefect import flow, get_run_logger
+from pydantic import BaseModel, Field
+
+from o2v.config import load_settings
+from o2v.errors import ConfigError, PhaseError
+from o2v.phases import Phase, PhaseOutcome, PhaseRunner
+from o2v.store import Store
+from tasks.common import MigrationContext
+from tasks.deploy import deploy_phase
+from tasks.diagnose import diagnose_phase
+from tasks.gpu import verify_gpu_phase
+from tasks.inventory import inventory_phase
+from tasks.plan import plan_phase
+from tasks.smoke import smoke_phase
+from tasks.validate import validate_phase
+
+
+class MigrateParameters(BaseModel):
+    """The form the Prefect UI shows for a migrate run."""
+
+    config_path: str | None = Field(
+        None, description="migration.yaml on the worker (default: $O2V_CONFIG, else ./migration.yaml)."
+    )
+    migration_id: str | None = Field(
+        None, description="Ledger key; re-use it to resume a failed migration (default: from the config)."
+    )
+    from_phase: Phase | None = Field(None, description="Run this phase and every later one again, even if done.")
+    dry_run: bool = Field(False, description="Stop after the plan: deploy nothing.")
+    scan_paths: list[str] = Field(default_factory=list, description="Source trees to scan for Ollama clients.")
+    probe: bool = Field(True, description="Send a capped probe sweep to Ollama during diagnosis.")
+    log_file: str | None = Field(None, description="An Ollama log file to diagnose from (else the configured source).")
+
+
+class MigrationSummary(BaseModel):
+    migration_id: str
+    status: Literal["validated", "planned"]
+    phases: list[PhaseOutcome]
+    vllm_url: str | None = None
+    reports_dir: str
+
+
+@flow(name="migrate", log_prints=True, validate_parameters=True)
+def migrate(params: MigrateParameters | None = None) -> MigrationSummary:
+    """Move the team from Ollama to vLLM up to a validated side-by-side deployment."""
+    params = params or MigrateParameters()
+    logger = get_run_logger()
+    try:
+        settings = load_settings(params.config_path)
+    except ConfigError as exc:
+        # Nothing has been touched yet; the state message lists every problem.
+        raise PhaseError("(configuration)", str(exc), "run `o2v config check` and fix every line") from exc
+    if params.migration_id:
+        settings.migration_id = params.migration_id
+    ctx = build_context(settings, from_phase=params.from_phase, dry_run=params.dry_run)
+    logger.info("migration %s, config hash %s", settings.migration_id, settings.config_hash())
+
+    diagnosis = diagnose_phase(ctx, log_file=params.log_file, probe=params.probe)
+    inventory = inventory_phase(ctx, scan_paths=params.scan_paths)
+    gpu_report = verify_gpu_phase(ctx, inventory)
+    plan = plan_phase(ctx, inventory, gpu_report, diagnosis)
+    if params.dry_run:
+        return _summary(ctx, "planned", None)
+    deployment = deploy_phase(ctx, plan)
+    smoke_phase(ctx, plan, deployment)
+    validate_phase(ctx, plan, deployment)
+    return _summary(ctx, "validated", deployment.url)
+
+
+def build_context(settings, *, from_phase: str | None = None, dry_run: bool = False) -> MigrationContext:  # type: ignore[no-untyped-def]
+    from prefect.runtime import flow_run
+
+    from o2v.notify import notifier_from_settings
+
+    store = Store.from_settings(settings)
+    reports_dir = Path(settings.workdir) / "reports" / settings.migration_id
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    return MigrationContext(
+        settings=settings,
+        store=store,
+        runner=PhaseRunner(store, settings.migration_id, settings.config_hash(), from_phase=from_phase),
+        notifier=notifier_from_settings(settings, store=store),
+        reports_dir=reports_dir,
+        flow_run_url=flow_run.get_flow_run_ui_url(),
+        dry_run=dry_run,
+    )
+
+
+def _summary(ctx: MigrationContext, status: Literal["validated", "planned"], url: str | None) -> MigrationSummary:
+    return MigrationSummary(
+        migration_id=ctx.migration_id, status=status, phases=ctx.runner.outcomes, vllm_url=url,
+        reports_dir=str(ctx.reports_dir),
+    )

@@ -1,0 +1,49 @@
+"""The rollback flow: take vLLM down, keep its logs for inspection, leave Ollama serving, tell the team.
+
+Until the cutover gateway exists every client still talks to Ollama, so undoing the deploy is all a
+rollback has to do. The ledger records that the deploy no longer holds, so the next migrate run deploys again.
+"""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+from pydantic import BaseModel, Field
+
+from o2v.config import Settings, load_settings
+from o2v.deploy import TeardownResult, teardown
+from o2v.notify import notifier_from_settings
+from o2v.store import Store
+
+
+class RollbackParameters(BaseModel):
+    config_path: str | None = Field(None, description="migration.yaml on the worker.")
+    migration_id: str | None = Field(None, description="Migration to roll back (default: from the config).")
+    reason: str = Field("manual rollback", description="Why; recorded in the audit log and sent to Slack.")
+    actor: str = Field("prefect-ui", description="Who asked for it; recorded in the audit log.")
+
+
+def roll_back(settings: Settings, store: Store, *, reason: str, actor: str) -> TeardownResult:
+    """Plain function shared by this flow and the validate phase's automatic rollback."""
+    logs_dir = settings.workdir / "reports" / settings.migration_id / "rolled-back-logs"
+    result = teardown(settings.vllm.container_name, settings.vllm.backend, keep_logs_dir=logs_dir)
+    store.invalidate_phase(settings.migration_id, "deploy", settings.config_hash(), f"rolled back: {reason}")
+    store.audit(actor, "rollback", settings.vllm.container_name, {"reason": reason, "migration_id": settings.migration_id})
+    return result
+
+
+@flow(name="rollback", log_prints=True, validate_parameters=True)
+def rollback(params: RollbackParameters | None = None) -> TeardownResult:
+    """Route everything back to Ollama: stop and remove vLLM, keep its logs."""
+    params = params or RollbackParameters()
+    settings = load_settings(params.config_path)
+    if params.migration_id:
+        settings.migration_id = params.migration_id
+    store = Store.from_settings(settings)
+    result = roll_back(settings, store, reason=params.reason, actor=params.actor)
+    get_run_logger().info("rolled back %s: %s", settings.vllm.container_name, result)
+    notifier = notifier_from_settings(settings, store=store)
+    notifier.phase(
+        settings.migration_id, "rollback", "succeeded",
+        {"reason": params.reason, "by": params.actor, "clients": "all on Ollama"},
+    )
+    return result

@@ -1,0 +1,88 @@
+"""Commands that run the Prefect flows: ``o2v rehearse``, ``o2v migrate``, ``o2v rollback``, ``o2v serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from o2v.cli.app import ConfigOption, app, console, fail, settings_or_exit
+
+
+@app.command()
+def rehearse(
+    workdir: Annotated[Path, typer.Option(help="Where the rehearsal's store, config and reports go.")] = Path(
+        ".o2v/rehearsal"
+    ),
+    keep_running: Annotated[bool, typer.Option(help="Leave the vLLM simulator running afterwards.")] = False,
+) -> None:
+    """Run the whole migration against built-in simulators: no GPU, Docker or Slack needed (about a minute)."""
+    from o2v.rehearse import rehearse as run_rehearsal
+
+    console.print("Rehearsal: Ollama and vLLM simulators on this machine, Slack messages below.", highlight=False)
+    result = run_rehearsal(workdir, keep_running=keep_running)
+    console.print()
+    console.print(f"[green]Rehearsal {result.status}[/green] in {result.duration_s:.0f} s", highlight=False)
+    for phase in result.phases:
+        console.print(f"  {phase['phase']:<11} {phase['status']:<9} {phase['duration_s']:6.1f} s", highlight=False)
+    console.print(f"Report:  {result.reports_dir}/comparison/report.md", highlight=False)
+    console.print(f"Config:  {result.config_path}  (edit it into your own migration.yaml)", highlight=False)
+
+
+@app.command()
+def migrate(
+    config: ConfigOption = None,
+    from_phase: Annotated[str | None, typer.Option(help="Run this phase and every later one again.")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Stop after the plan: deploy nothing.")] = False,
+    scan: Annotated[list[str] | None, typer.Option(help="Source tree to scan for Ollama clients (repeatable).")] = None,
+) -> None:
+    """Run the migrate flow here (same flow as the Prefect deployment), resuming where a previous run failed."""
+    settings_or_exit(config)  # a bad configuration stops before anything is touched
+    from flows.migrate import MigrateParameters
+    from flows.migrate import migrate as migrate_flow
+    from o2v.phases import PHASES
+
+    if from_phase is not None and from_phase not in PHASES:
+        fail(f"--from-phase must be one of {', '.join(PHASES)}, got {from_phase!r}", 2)
+    summary = migrate_flow(
+        MigrateParameters(
+            config_path=str(config) if config else None, from_phase=from_phase,  # type: ignore[arg-type]
+            dry_run=dry_run, scan_paths=scan or [],
+        )
+    )
+    console.print(f"[green]{summary.status}[/green]; reports in {summary.reports_dir}", highlight=False)
+
+
+@app.command()
+def rollback(
+    config: ConfigOption = None,
+    reason: Annotated[str, typer.Option(help="Why; goes to the audit log and Slack.")] = "manual rollback",
+) -> None:
+    """Take vLLM down (its logs are kept) and leave every client on Ollama."""
+    settings_or_exit(config)
+    from flows.rollback import RollbackParameters
+    from flows.rollback import rollback as rollback_flow
+
+    result = rollback_flow(
+        RollbackParameters(config_path=str(config) if config else None, reason=reason, actor="cli")
+    )
+    console.print(f"rolled back: {result}", highlight=False)
+
+
+@app.command()
+def serve() -> None:
+    """Serve the migrate, baseline-monitor and rollback deployments from this process (no work pool needed)."""
+    from prefect import serve as prefect_serve
+
+    from flows.baseline import baseline_monitor
+    from flows.migrate import migrate as migrate_flow
+    from flows.rollback import rollback as rollback_flow
+
+    prefect_serve(
+        migrate_flow.to_deployment(name="migrate", enforce_parameter_schema=True),
+        baseline_monitor.to_deployment(
+            name="baseline-monitor", cron="*/15 8-18 * * 1-5", enforce_parameter_schema=True
+        ),
+        rollback_flow.to_deployment(name="rollback", enforce_parameter_schema=True),
+    )

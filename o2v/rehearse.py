@@ -1,0 +1,96 @@
+"""``o2v rehearse``: the whole migration against the built-in simulators, in about a minute.
+
+No GPU, no Docker, no Slack: an Ollama simulator runs as a local process (one slot, as Ollama's default), the
+vLLM simulator is deployed by the real deploy phase through the ``process`` backend, the GPU phase reads a
+recorded device description, Slack output goes to the console, and Prefect runs on its ephemeral API. Every
+phase's code is the production code; only the servers and the GPU are stand-ins.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from o2v.simulate.process import SimulatorProcess
+
+# Timings chosen so that one Ollama slot visibly queues while the whole rehearsal stays near a minute on 2 cores.
+OLLAMA_SIM_ARGS = ["--num-parallel", "1", "--ttft-ms", "60", "--itl-ms", "6", "--load-ms", "300"]
+VLLM_SIM_ARGS = ["--ttft-ms", "60", "--itl-ms", "6"]
+REHEARSAL_CONCURRENCY = [1, 4, 8]
+REHEARSAL_REQUESTS = 20
+REHEARSAL_MAX_TOKENS = 24
+
+
+class RehearsalResult(BaseModel):
+    migration_id: str
+    status: str
+    duration_s: float
+    reports_dir: str
+    config_path: str
+    phases: list[dict[str, Any]]
+
+
+def recorded_gpu_path() -> Path:
+    return Path(str(resources.files("o2v") / "data" / "rehearsal-gpu.json"))
+
+
+def rehearsal_config(workdir: Path, ollama_url: str, vllm_port: int, migration_id: str) -> dict[str, Any]:
+    """A complete migration.yaml for the rehearsal, written to disk so the user can read and reuse it."""
+    return {
+        "migration_id": migration_id,
+        "workdir": str(workdir),
+        "ollama": {"url": ollama_url, "log_source": "none", "timeout_s": 30},
+        "vllm": {
+            "backend": "process",
+            "host": "127.0.0.1",
+            "port": vllm_port,
+            "container_name": f"o2v-rehearsal-vllm-{vllm_port}",
+            "command": [sys.executable, "-m", "o2v.simulate", "vllm", *VLLM_SIM_ARGS],
+            "health_timeout_s": 60,
+        },
+        "gpu": {"recorded_devices": str(recorded_gpu_path())},
+        "loadtest": {
+            "concurrency": REHEARSAL_CONCURRENCY,
+            "requests_per_level": REHEARSAL_REQUESTS,
+            "max_tokens": REHEARSAL_MAX_TOKENS,
+            "warmup_requests": 1,
+            "request_timeout_s": 60,
+        },
+        "store": {"url": f"sqlite:///{workdir / 'o2v.db'}"},
+    }
+
+
+def rehearse(workdir: Path = Path(".o2v/rehearsal"), *, keep_running: bool = False) -> RehearsalResult:
+    """Start the Ollama simulator, run the migrate flow against it, stop everything, say where the report is."""
+    from flows.migrate import MigrateParameters, migrate
+    from o2v.deploy import teardown
+    from o2v.simulate.process import free_port
+
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    migration_id = time.strftime("rehearsal-%Y%m%d-%H%M%S")
+    started = time.monotonic()
+    with SimulatorProcess("ollama", args=OLLAMA_SIM_ARGS) as ollama:
+        vllm_port = free_port()
+        config = rehearsal_config(workdir, ollama.url, vllm_port, migration_id)
+        config_path = workdir / "migration.yaml"
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        try:
+            summary = migrate(MigrateParameters(config_path=str(config_path), probe=True))
+        finally:
+            if not keep_running:
+                teardown(config["vllm"]["container_name"], "process", keep_logs_dir=workdir / "logs")
+    return RehearsalResult(
+        migration_id=migration_id,
+        status=summary.status,
+        duration_s=time.monotonic() - started,
+        reports_dir=summary.reports_dir,
+        config_path=str(config_path),
+        phases=[p.model_dump() for p in summary.phases],
+    )

@@ -1,0 +1,42 @@
+"""Phase 5: vLLM beside Ollama (container or process), idempotent, healthy before we go on."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from o2v.config import Settings
+from o2v.deploy import Deployment, deploy
+from o2v.plan import MigrationPlan
+from tasks.common import MigrationContext, run_phase
+
+
+def deploy_secrets(settings: Settings) -> dict[str, str]:
+    """Secrets travel as environment variables only; they are never logged or stored."""
+    secrets = {}
+    if settings.vllm.hf_token is not None:
+        secrets["HF_TOKEN"] = settings.vllm.hf_token.get_secret_value()
+    if settings.vllm.api_key is not None:
+        secrets["VLLM_API_KEY"] = settings.vllm.api_key.get_secret_value()
+    return secrets
+
+
+@task(name="deploy", cache_policy=NO_CACHE, timeout_seconds=7200)
+def deploy_phase(ctx: MigrationContext, plan: MigrationPlan) -> Deployment:
+    def work() -> Deployment:
+        spec = plan.launch_spec()
+        return deploy(spec, ctx.settings.vllm.backend, secrets=deploy_secrets(ctx.settings))
+
+    return run_phase(ctx, "deploy", work, Deployment, figures=_figures)
+
+
+def _figures(result: Deployment) -> dict[str, str]:
+    figures = {
+        "url": result.url,
+        "backend": result.backend,
+        "health wait": f"{result.health_wait_s:.1f} s",
+        "container": "reused" if result.reused else ("recreated" if result.recreated else "created"),
+    }
+    if result.vram_gib is not None:
+        figures["VRAM in use"] = f"{result.vram_gib:.1f} GiB"
+    return figures

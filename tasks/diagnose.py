@@ -1,0 +1,27 @@
+"""Phase 1: is the bottleneck really concurrency? (o2v.diagnose does the work.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from o2v.diagnose import Diagnosis, diagnose
+from tasks.common import MigrationContext, run_phase
+
+
+@task(name="diagnose", cache_policy=NO_CACHE, timeout_seconds=1800)
+def diagnose_phase(ctx: MigrationContext, *, log_file: str | None = None, probe: bool = True) -> Diagnosis:
+    def work() -> Diagnosis:
+        return diagnose(ctx.settings, store=ctx.store, log_path=Path(log_file) if log_file else None, probe=probe)
+
+    return run_phase(ctx, "diagnose", work, Diagnosis, figures=_figures)
+
+
+def _figures(result: Diagnosis) -> dict[str, str]:
+    return {
+        "verdict": str(result.verdict),
+        "effective parallelism": str(result.effective_parallelism),
+        "reasons": "; ".join(result.reasons[:3]),
+    }

@@ -1,0 +1,26 @@
+"""Phase 2: every model and every client integration point."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from o2v.inventory import Inventory, take_inventory
+from tasks.common import MigrationContext, run_phase
+
+
+@task(name="inventory", cache_policy=NO_CACHE, timeout_seconds=900)
+def inventory_phase(ctx: MigrationContext, *, scan_paths: list[str]) -> Inventory:
+    def work() -> Inventory:
+        inventory = take_inventory(ctx.settings, scan_paths=scan_paths)
+        inventory.write_csv(ctx.reports_dir / "inventory.csv")
+        return inventory
+
+    return run_phase(ctx, "inventory", work, Inventory, figures=_figures)
+
+
+def _figures(result: Inventory) -> dict[str, str]:
+    return {
+        "models": ", ".join(m.name for m in result.models) or "none",
+        "client integration points": str(len(result.clients)),
+    }
