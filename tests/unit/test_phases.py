@@ -1,0 +1,89 @@
+"""The ledger decides what a re-run repeats."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel
+
+from o2v.errors import PhaseError
+from o2v.phases import PhaseRunner
+from o2v.store import Store
+
+
+class Result(BaseModel):
+    value: int
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store(f"sqlite:///{tmp_path / 'ledger.db'}")
+
+
+def test_success_is_skipped_on_rerun_with_same_config(store: Store) -> None:
+    calls: list[str] = []
+
+    def work() -> Result:
+        calls.append("ran")
+        return Result(value=7)
+
+    first, skipped_first = PhaseRunner(store, "m1", "hash-a").run("plan", work, Result)
+    second, skipped_second = PhaseRunner(store, "m1", "hash-a").run("plan", work, Result)
+    assert (first, skipped_first) == (Result(value=7), False)
+    assert (second, skipped_second) == (Result(value=7), True)
+    assert calls == ["ran"]
+
+
+def test_changed_config_or_other_migration_runs_again(store: Store) -> None:
+    calls: list[str] = []
+
+    def work() -> Result:
+        calls.append("ran")
+        return Result(value=len(calls))
+
+    PhaseRunner(store, "m1", "hash-a").run("plan", work, Result)
+    PhaseRunner(store, "m1", "hash-b").run("plan", work, Result)
+    PhaseRunner(store, "m2", "hash-a").run("plan", work, Result)
+    assert len(calls) == 3
+
+
+def test_failure_is_recorded_and_resumed(store: Store) -> None:
+    attempts: list[int] = []
+
+    def flaky() -> Result:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("port 8000 already in use")
+        return Result(value=1)
+
+    runner = PhaseRunner(store, "m1", "h")
+    with pytest.raises(PhaseError, match="deploy.*port 8000 already in use.*what to do"):
+        runner.run("deploy", flaky, Result)
+    assert [e.status for e in store.ledger("m1")] == ["failed"]
+    assert store.ledger("m1")[0].error == "RuntimeError: port 8000 already in use"
+    result, skipped = PhaseRunner(store, "m1", "h").run("deploy", flaky, Result)
+    assert (result.value, skipped) == (1, False)
+
+
+def test_from_phase_forces_that_phase_and_later_ones(store: Store) -> None:
+    ran: list[str] = []
+    for phase in ("plan", "deploy", "smoke"):
+        PhaseRunner(store, "m1", "h").run(phase, lambda p=phase: ran.append(p) or Result(value=0), Result)
+    ran.clear()
+    runner = PhaseRunner(store, "m1", "h", from_phase="deploy")
+    for phase in ("plan", "deploy", "smoke"):
+        runner.run(phase, lambda p=phase: ran.append(p) or Result(value=0), Result)
+    assert ran == ["deploy", "smoke"]
+    assert runner.executed() == ["deploy", "smoke"]
+
+
+def test_invalidated_phase_runs_again(store: Store) -> None:
+    ran: list[str] = []
+    PhaseRunner(store, "m1", "h").run("deploy", lambda: ran.append("x") or Result(value=0), Result)
+    store.invalidate_phase("m1", "deploy", "h", "rolled back: p95 too high")
+    PhaseRunner(store, "m1", "h").run("deploy", lambda: ran.append("x") or Result(value=0), Result)
+    assert ran == ["x", "x"]
+
+
+def test_unknown_from_phase_is_rejected(store: Store) -> None:
+    with pytest.raises(PhaseError, match="from_phase must be one of"):
+        PhaseRunner(store, "m1", "h", from_phase="deplyo")
