@@ -7,6 +7,9 @@ import json
 
 from pydantic import BaseModel, Field
 
+# How long o2v waits and what it expects to measure do not change the server: no reason to recreate it.
+NOT_IN_FINGERPRINT = {"health_timeout_s", "expected_vram_gib"}
+
 
 class LaunchSpec(BaseModel):
     """One vLLM server, described independently of how it is run (container or process)."""
@@ -15,7 +18,7 @@ class LaunchSpec(BaseModel):
     image: str = Field(..., description="Container image with a pinned tag (ignored by the process backend).")
     command: list[str] = Field(
         default_factory=list,
-        description="Arguments after the image's entrypoint (docker) or the full command line (process backend).",
+        description="Arguments after the image's entrypoint (docker) or the whole command line (process).",
     )
     host: str = "127.0.0.1"
     port: int = Field(..., description="Port clients reach on the host.")
@@ -23,10 +26,11 @@ class LaunchSpec(BaseModel):
     env: dict[str, str] = Field(default_factory=dict, description="Plain environment variables.")
     secret_env: list[str] = Field(
         default_factory=list,
-        description="Names of environment variables resolved from secrets at deploy time (HF_TOKEN, VLLM_API_KEY).",
+        description="Env variable names resolved from secrets at deploy time (HF_TOKEN, VLLM_API_KEY).",
     )
     gpu_device_ids: list[str] | None = Field(
-        default_factory=lambda: ["0"], description="GPUs to request; None = no GPU request (simulator images)."
+        default_factory=lambda: ["0"],
+        description="GPUs to request; None = no GPU request (simulator images).",
     )
     volumes: dict[str, str] = Field(default_factory=dict, description="host path -> container path.")
     shm_size: str | None = "16g"
@@ -38,12 +42,18 @@ class LaunchSpec(BaseModel):
     compose_project: str = "o2v"
     compose_service: str = "vllm"
     served_model_names: list[str] = Field(default_factory=list)
-    api_key_env: str | None = Field(None, description="Env var holding the API key clients must send, if any.")
+    api_key_env: str | None = Field(
+        None, description="Env var holding the API key clients must send, if any."
+    )
     expected_vram_gib: float | None = Field(None, description="VRAM the plan expects this server to take.")
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra container labels (docker backend), e.g. to find test containers.",
+    )
 
     def fingerprint(self) -> str:
         """Changes whenever anything that matters for the running server changes: a new plan recreates it."""
-        data = self.model_dump(mode="json")
+        data = self.model_dump(mode="json", exclude=NOT_IN_FINGERPRINT)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
