@@ -132,6 +132,10 @@ class LoadTestSettings(Section):
     warmup_requests: int = Field(2, ge=0, le=1000, description="Requests sent before measuring each endpoint.")
     prompts_file: Path | None = Field(None, description="JSONL file of prompts; the built-in set when empty.")
     seed: int = Field(0, description="Seed for prompt order and Poisson arrivals.")
+    model: str | None = Field(None, description="Ollama tag to compare; the first entry of models when empty.")
+    ollama_api: Literal["openai", "ollama"] = Field(
+        "openai", description="API used on Ollama in comparisons: 'openai' (/v1, same wire as vLLM) or native."
+    )
 
     @field_validator("concurrency")
     @classmethod
