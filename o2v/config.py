@@ -223,6 +223,38 @@ def _check_http_url(value: str) -> str:
     return value
 
 
+class DiagnoseSettings(Section):
+    probe_concurrency: list[int] = Field(
+        default_factory=lambda: [1, 2, 4, 8], description="Concurrency levels of the diagnosis probe sweep."
+    )
+    probe_requests_per_level: int = Field(
+        8, ge=1, le=1000, description="Probe requests per level (the probe sends at least 2x the level)."
+    )
+    probe_max_requests: int = Field(64, ge=1, le=10_000, description="Cap on all probe requests of one sweep.")
+    probe_max_duration_s: float = Field(
+        300.0, gt=0, le=7200, description="Cap on the wall time of one probe sweep."
+    )
+    probe_max_tokens: int = Field(64, ge=1, le=4096, description="Output tokens each probe request asks for.")
+    probe_model: str | None = Field(
+        None, description="Model the probe uses; the first model Ollama lists when empty."
+    )
+    working_hours: tuple[int, int] = Field((9, 18), description="Local hours [start, end) that count as peak.")
+    working_days: list[int] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4], description="Weekdays (0 = Monday) that count as peak."
+    )
+    reference_concurrency: float = Field(
+        3.0, ge=1, le=10_000, description="Concurrency the queueing share is quoted at when no log says better."
+    )
+    slow_alone_s: float = Field(
+        5.0, gt=0, le=3600,
+        description="A request slower than this with nothing else running is not a queueing problem.",
+    )
+    max_reloads_per_day: float = Field(
+        4.0, ge=0,
+        description="Model reloads after keep-alive expiry per day above which the config is the problem.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything a migration needs to know, validated once."""
 
@@ -243,6 +275,9 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings, description="Team notifications and approvals.")
     store: StoreSettings = Field(default_factory=StoreSettings, description="Results database.")
     cutover: CutoverSettings = Field(default_factory=CutoverSettings, description="Staged client cutover.")
+    diagnose: DiagnoseSettings = Field(
+        default_factory=DiagnoseSettings, description="Concurrency diagnosis."
+    )
 
     @model_validator(mode="after")
     def _ports_differ(self) -> Settings:
