@@ -57,7 +57,7 @@ def deploy(
     *,
     secrets: Mapping[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
-    workdir: Path = Path(".o2v"),
+    workdir: str | Path = Path(".o2v"),
 ) -> Deployment:
     """Start ``spec`` (or keep it when already running with the same fingerprint) and wait until healthy.
 
@@ -65,15 +65,20 @@ def deploy(
     stopped (not removed) so that it does not hold GPU memory next to Ollama.
     """
     env = resolve_env(spec, secrets or {})
-    return get_backend(backend, workdir).deploy(spec, env, progress or (lambda message: None))
+    return get_backend(backend, Path(workdir)).deploy(spec, env, progress or (lambda message: None))
 
 
 def teardown(
-    name: str, backend: str | Backend, *, keep_logs_dir: Path | None = None, workdir: Path = Path(".o2v")
+    name: str,
+    backend: str | Backend,
+    *,
+    keep_logs_dir: str | Path | None = None,
+    workdir: str | Path = Path(".o2v"),
 ) -> TeardownResult:
     """Stop and remove the server, saving its logs to ``keep_logs_dir`` first; absent is not an error."""
-    return get_backend(backend, workdir).teardown(name, keep_logs_dir)
+    keep = Path(keep_logs_dir) if keep_logs_dir is not None else None
+    return get_backend(backend, Path(workdir)).teardown(name, keep)
 
 
-def status(name: str, backend: str | Backend, *, workdir: Path = Path(".o2v")) -> DeploymentStatus:
-    return get_backend(backend, workdir).status(name)
+def status(name: str, backend: str | Backend, *, workdir: str | Path = Path(".o2v")) -> DeploymentStatus:
+    return get_backend(backend, Path(workdir)).status(name)

@@ -208,10 +208,9 @@ class DockerBackend:
             health = (state.get("Health") or {}).get("Status")
             if state.get("Status") in {"exited", "dead"}:
                 return f"the container {state.get('Status')} with exit code {state.get('ExitCode')}"
-            if state.get("Restarting") or int(container.attrs.get("RestartCount", 0)) > restarts_before:
-                return (
-                    f"the container crashed and Docker is restarting it (exit code {state.get('ExitCode')})"
-                )
+            restarts = int(container.attrs.get("RestartCount", 0)) - restarts_before
+            if state.get("Restarting") or restarts > 0:
+                return f"the container exited and its restart policy restarted it {max(restarts, 1)} time(s)"
             if health == "unhealthy":
                 return "Docker's health check reports the container unhealthy"
             return None

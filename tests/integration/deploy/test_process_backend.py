@@ -1,4 +1,4 @@
-"""The process backend with real child processes: a tiny HTTP server script and, when present, the vLLM simulator."""
+"""The process backend with real child processes: a tiny HTTP server script, and the vLLM simulator."""
 
 from __future__ import annotations
 
@@ -45,7 +45,9 @@ def backend(tmp_path: Path) -> Iterator[ProcessBackend]:
         teardown(state_file.stem, backend)
 
 
-def script_spec(tmp_path: Path, port: int, *, delay_s: float = 0.2, mode: str = "ok", **fields: object) -> LaunchSpec:
+def script_spec(
+    tmp_path: Path, port: int, *, delay_s: float = 0.2, mode: str = "ok", **fields: object
+) -> LaunchSpec:
     script = tmp_path / "server.py"
     script.write_text(SERVER)
     values: dict[str, object] = {
@@ -60,7 +62,9 @@ def script_spec(tmp_path: Path, port: int, *, delay_s: float = 0.2, mode: str = 
     return LaunchSpec.model_validate(values)
 
 
-def test_deploy_rerun_reuses_then_changed_plan_replaces(tmp_path: Path, port: int, backend: ProcessBackend) -> None:
+def test_deploy_rerun_reuses_then_changed_plan_replaces(
+    tmp_path: Path, port: int, backend: ProcessBackend
+) -> None:
     spec = script_spec(tmp_path, port, secret_env=["HF_TOKEN"])
     first = deploy(spec, backend, secrets={"HF_TOKEN": "hf_secret_value"})
     assert (first.reused, first.recreated, first.backend) == (False, False, "process")
@@ -80,7 +84,9 @@ def test_deploy_rerun_reuses_then_changed_plan_replaces(tmp_path: Path, port: in
     assert status("vllm-test", backend).fingerprint == changed.fingerprint()
 
 
-def test_a_fresh_backend_object_finds_the_running_process(tmp_path: Path, port: int, backend: ProcessBackend) -> None:
+def test_a_fresh_backend_object_finds_the_running_process(
+    tmp_path: Path, port: int, backend: ProcessBackend
+) -> None:
     spec = script_spec(tmp_path, port)
     first = deploy(spec, backend)
     second = deploy(spec, ProcessBackend(backend.state_dir.parent))
@@ -88,7 +94,9 @@ def test_a_fresh_backend_object_finds_the_running_process(tmp_path: Path, port: 
     assert second.pid == first.pid
 
 
-def test_dead_process_with_same_plan_is_started_again(tmp_path: Path, port: int, backend: ProcessBackend) -> None:
+def test_dead_process_with_same_plan_is_started_again(
+    tmp_path: Path, port: int, backend: ProcessBackend
+) -> None:
     spec = script_spec(tmp_path, port)
     first = deploy(spec, backend)
     os.killpg(first.pid or 0, 9)
@@ -112,7 +120,9 @@ def test_crash_shows_last_log_lines_fast(tmp_path: Path, port: int, backend: Pro
     assert not status(spec.name, backend).exists
 
 
-def test_health_timeout_stops_the_process_and_shows_logs(tmp_path: Path, port: int, backend: ProcessBackend) -> None:
+def test_health_timeout_stops_the_process_and_shows_logs(
+    tmp_path: Path, port: int, backend: ProcessBackend
+) -> None:
     spec = script_spec(tmp_path, port, delay_s=30, health_timeout_s=1.0)
     with pytest.raises(DeployError) as caught:
         deploy(spec, backend)
@@ -136,7 +146,9 @@ def test_missing_executable_says_what_to_install(tmp_path: Path, port: int, back
         deploy(spec, backend)
 
 
-def test_teardown_kills_the_group_and_keeps_the_log(tmp_path: Path, port: int, backend: ProcessBackend) -> None:
+def test_teardown_kills_the_group_and_keeps_the_log(
+    tmp_path: Path, port: int, backend: ProcessBackend
+) -> None:
     deployment = deploy(script_spec(tmp_path, port), backend)
     result = teardown("vllm-test", backend, keep_logs_dir=tmp_path / "kept")
     assert (result.found, result.stopped, result.removed) == (True, True, True)
@@ -147,7 +159,7 @@ def test_teardown_kills_the_group_and_keeps_the_log(tmp_path: Path, port: int, b
 
 
 def test_vllm_simulator_as_a_process(tmp_path: Path, port: int, backend: ProcessBackend) -> None:
-    pytest.importorskip("o2v.simulate.vllm", reason="the vLLM simulator (o2v.simulate) is not in this checkout")
+    pytest.importorskip("o2v.simulate.vllm", reason="no vLLM simulator in this checkout")
     spec = LaunchSpec(
         name="vllm-sim",
         image="unused:1",
