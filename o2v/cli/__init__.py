@@ -9,3 +9,4 @@ __all__ = ["app", "main"]
 # Command modules register themselves on import; keep one line per area (append below).
 from o2v.cli import config_cmd  # noqa: E402,F401
 from o2v.cli import flows_cmd  # noqa: E402,F401
+from o2v.cli import simulate_cmd  # noqa: E402,F401

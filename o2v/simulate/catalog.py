@@ -51,25 +51,25 @@ class CatalogModel(BaseModel):
 
     name: str = Field(min_length=1, description="Ollama tag, e.g. llama3.1:8b")
     architecture: str = Field(
-        "llama", description="GGUF general.architecture (llama, qwen2, gemma2, phi3, ...)"
+        default="llama", description="GGUF general.architecture (llama, qwen2, gemma2, phi3, ...)"
     )
-    family: str | None = Field(None, description="details.family; defaults to the architecture")
+    family: str | None = Field(default=None, description="details.family; defaults to the architecture")
     format: Literal["gguf", "safetensors"] = "gguf"
     parameter_size: str = "8.0B"
-    parameter_count: int = Field(8_030_261_248, gt=0)
+    parameter_count: int = Field(default=8_030_261_248, gt=0)
     quantization_level: str = "Q4_K_M"
-    size_bytes: int = Field(4_920_753_328, gt=0)
+    size_bytes: int = Field(default=4_920_753_328, gt=0)
     digest: str | None = Field(
-        None, description="64 hex digits without 'sha256:'; derived from the name if absent"
+        default=None, description="64 hex digits without 'sha256:'; derived from the name if absent"
     )
-    context_length: int = Field(131_072, gt=0)
-    block_count: int = Field(32, gt=0)
-    embedding_length: int = Field(4096, gt=0)
-    head_count: int = Field(32, gt=0)
-    head_count_kv: int = Field(8, gt=0)
-    key_length: int | None = Field(None, gt=0)
-    vocab_size: int = Field(128_256, gt=0)
-    feed_forward_length: int = Field(14_336, gt=0)
+    context_length: int = Field(default=131_072, gt=0)
+    block_count: int = Field(default=32, gt=0)
+    embedding_length: int = Field(default=4096, gt=0)
+    head_count: int = Field(default=32, gt=0)
+    head_count_kv: int = Field(default=8, gt=0)
+    key_length: int | None = Field(default=None, gt=0)
+    vocab_size: int = Field(default=128_256, gt=0)
+    feed_forward_length: int = Field(default=14_336, gt=0)
     capabilities: list[str] = Field(default_factory=lambda: ["completion", "tools"])
     modified_at: datetime = Field(default_factory=lambda: datetime(2025, 1, 15, 10, 0, tzinfo=UTC))
     template: str = LLAMA31_TEMPLATE

@@ -188,11 +188,11 @@ class Faults(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    error_rate: float = Field(0.0, ge=0.0, le=1.0)
-    error_status: int = Field(500, ge=400, le=599)
-    added_latency_ms: float = Field(0.0, ge=0.0, le=3_600_000)
-    disconnect_after_chunks: int | None = Field(None, ge=0)
-    stall_ms: float = Field(0.0, ge=0.0, le=3_600_000)
+    error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    error_status: int = Field(default=500, ge=400, le=599)
+    added_latency_ms: float = Field(default=0.0, ge=0.0, le=3_600_000)
+    disconnect_after_chunks: int | None = Field(default=None, ge=0)
+    stall_ms: float = Field(default=0.0, ge=0.0, le=3_600_000)
 
     def active(self) -> bool:
         return bool(

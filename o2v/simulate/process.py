@@ -70,8 +70,17 @@ class SimulatorProcess:
 
     @property
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "o2v.simulate", self.kind, "--host", self.host, "--port", str(self.port),
-                *self.args]  # fmt: skip
+        return [
+            sys.executable,
+            "-m",
+            "o2v.simulate",
+            self.kind,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            *self.args,
+        ]
 
     def start(self) -> SimulatorProcess:
         env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"}
@@ -79,12 +88,21 @@ class SimulatorProcess:
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.proc = subprocess.Popen(
-            self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, bufsize=1,
-            encoding="utf-8", errors="replace",
-        )  # fmt: skip
-        assert self.proc.stdout is not None and self.proc.stderr is not None
-        for stream, sink, suffix in ((self.proc.stdout, self.stdout_lines, "out"),
-                                     (self.proc.stderr, self.stderr_lines, "err")):  # fmt: skip
+            self.command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            bufsize=1,
+            encoding="utf-8",
+            errors="replace",
+        )
+        assert self.proc.stdout is not None
+        assert self.proc.stderr is not None
+        for stream, sink, suffix in (
+            (self.proc.stdout, self.stdout_lines, "out"),
+            (self.proc.stderr, self.stderr_lines, "err"),
+        ):
             thread = threading.Thread(target=self._pump, args=(stream, sink, suffix), daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -115,8 +133,9 @@ class SimulatorProcess:
             if code is not None:
                 time.sleep(0.05)  # let the pump threads catch the last lines
                 tail = " | ".join(self.stderr_lines[-3:]) or "no output"
-                raise ServerError(f"{self.kind} simulator exited with code {code} before it was ready: {tail}",
-                                  url=self.url)  # fmt: skip
+                raise ServerError(
+                    f"{self.kind} simulator exited with code {code} before it was ready: {tail}", url=self.url
+                )
             try:
                 with urllib.request.urlopen(url, timeout=1.0) as resp:
                     if resp.status == 200:
@@ -125,8 +144,11 @@ class SimulatorProcess:
                 pass
             time.sleep(0.05)
         self.stop()
-        raise ServerError(f"{self.kind} simulator did not answer {url} within {self.ready_timeout_s:.0f}s; "
-                          f"stderr: {' | '.join(self.stderr_lines[-3:]) or 'empty'}", url=self.url)  # fmt: skip
+        raise ServerError(
+            f"{self.kind} simulator did not answer {url} within {self.ready_timeout_s:.0f}s; "
+            f"stderr: {' | '.join(self.stderr_lines[-3:]) or 'empty'}",
+            url=self.url,
+        )
 
     def stop(self, timeout_s: float = 5.0) -> int | None:
         """SIGTERM, then SIGKILL after ``timeout_s``; returns the exit code."""
@@ -146,6 +168,7 @@ class SimulatorProcess:
     def __enter__(self) -> SimulatorProcess:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:  # fmt: skip
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

@@ -1,0 +1,361 @@
+"""The vLLM simulator: ``vllm serve``'s OpenAI-compatible server over the batching engine.
+
+Like vLLM, the port opens only after the model "loaded" (``--load-s``), ``/v1/*`` needs the bearer key when
+``--api-key`` (or ``$VLLM_API_KEY``) is set, requests beyond the batch wait (never 503), and uvicorn's
+access lines plus the periodic engine stats line go to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from o2v.errors import ConfigError
+from o2v.simulate.common import (
+    EXTRA_STATS,
+    STATE,
+    SimState,
+    add_admin_routes,
+    dumps,
+    generate_token_ids,
+    json_response,
+    timing_from_args,
+)
+from o2v.simulate.openai_fmt import BadRequest, OpenAIStream, OpenAIStyle, parse_request
+from o2v.simulate.vllm_engine import Engine, Seq
+from o2v.simulate.vllm_metrics import Metrics
+from o2v.simulate.vllm_routes import add_info_routes
+
+VLLM_VERSION = "0.10.1.1"
+ERROR_TYPES = {
+    400: "BadRequestError",
+    401: "AuthenticationError",
+    404: "NotFoundError",
+    429: "RateLimitError",
+    500: "InternalServerError",
+    503: "ServiceUnavailableError",
+}
+
+
+@dataclass
+class VLLMConfig:
+    model: str
+    served: list[str]
+    max_model_len: int
+    max_num_seqs: int
+    api_key: str | None
+    version: str = VLLM_VERSION
+    legacy_errors: bool = False
+
+
+def log(msg: str, source: str = "api_server.py:1895") -> None:
+    """vLLM's logger format: ``INFO MM-DD HH:MM:SS [file:line] message`` on stdout."""
+    print(f"INFO {time.strftime('%m-%d %H:%M:%S')} [{source}] {msg}", flush=True)
+
+
+class VLLMSim:
+    def __init__(self, cfg: VLLMConfig, state: SimState, engine: Engine, metrics: Metrics) -> None:
+        self.cfg = cfg
+        self.state = state
+        self.engine = engine
+        self.metrics = metrics
+        self.style = OpenAIStyle("vllm", legacy_errors=cfg.legacy_errors)
+
+
+SIM: web.AppKey[VLLMSim] = web.AppKey("vllm_sim", VLLMSim)
+
+
+def error(sim: VLLMSim, exc: BadRequest) -> web.Response:
+    return json_response(sim.style.error_body(exc), exc.status)
+
+
+def _check_context(cfg: VLLMConfig, prompt: int, max_tokens: int | None) -> int:
+    """vLLM's length checks; returns the effective max_tokens."""
+    limit = cfg.max_model_len
+    if prompt >= limit:
+        raise BadRequest(
+            f"This model's maximum context length is {limit} tokens. However, your request has "
+            f"{prompt} input tokens. Please reduce the length of the input messages."
+        )
+    if max_tokens is None:
+        return limit - prompt
+    if max_tokens < 1:
+        raise BadRequest(f"max_tokens must be at least 1, got {max_tokens}.", param="max_tokens")
+    if prompt + max_tokens > limit:
+        raise BadRequest(
+            f"'max_tokens' or 'max_completion_tokens' is too large: {max_tokens}. This model's maximum "
+            f"context length is {limit} tokens and your request has {prompt} input tokens "
+            f"({max_tokens} > {limit} - {prompt}).",
+            param="max_tokens",
+        )
+    return max_tokens
+
+
+async def _completion(request: web.Request, chat: bool) -> web.StreamResponse:
+    sim = request.app[SIM]
+    state, engine = sim.state, sim.engine
+    loop = asyncio.get_running_loop()
+    arrival = loop.time()
+    state.stats.requests_total += 1
+    try:
+        try:
+            body = json.loads(await request.read())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BadRequest(
+                f"[{{'type': 'json_invalid', 'loc': ('body', 0), 'msg': 'JSON decode error', "
+                f"'ctx': {{'error': '{getattr(exc, 'msg', 'invalid')}'}}}}]"
+            ) from exc
+        req = parse_request(body, chat)
+        if req.model and req.model not in sim.cfg.served:
+            raise BadRequest(
+                f"The model `{req.model}` does not exist.",
+                status=404,
+                err_type="NotFoundError",
+                param="model",
+            )
+        max_tokens = _check_context(sim.cfg, req.prompt_tokens, req.max_tokens)
+        if state.roll_error():
+            status = state.faults.error_status
+            raise BadRequest(
+                "simulated engine error (fault injection)",
+                status=status,
+                err_type=ERROR_TYPES.get(status, "InternalServerError"),
+            )
+    except BadRequest as exc:
+        state.stats.finish(exc.status)
+        return error(sim, exc)
+    faults = state.faults
+    ids, reason = generate_token_ids(
+        state.answer_seed(req.seed, req.prompt_text), state.timing.response_tokens, max_tokens
+    )
+    fmt = OpenAIStream(sim.style, req, sim.cfg.served[0])
+    if faults.added_latency_ms:
+        await asyncio.sleep(faults.added_latency_ms / 1000.0)
+    seq = Seq(prompt_tokens=req.prompt_tokens, ids=ids, finish_reason=reason, arrival=arrival)
+    stats = state.stats
+    stats.active += 1
+    stats.max_active = max(stats.max_active, stats.active)
+    engine.add(seq)
+    try:
+        if not req.stream:
+            while not seq.done:
+                seq.waiter = loop.create_future()
+                await seq.waiter
+            if faults.stall_ms:
+                await asyncio.sleep(faults.stall_ms / 1000.0)
+            stats.finish(200)
+            text = "".join(fmt_token_text(i) for i in ids)
+            return json_response(fmt.whole(text, reason, len(ids)))
+        return await _stream(request, sim, seq, fmt)
+    finally:
+        stats.active -= 1
+        engine.abort(seq)
+
+
+def fmt_token_text(idx: int) -> str:
+    from o2v.simulate.common import VOCAB
+
+    return VOCAB[idx]
+
+
+async def _stream(request: web.Request, sim: VLLMSim, seq: Seq, fmt: OpenAIStream) -> web.StreamResponse:
+    stats, faults = sim.state.stats, sim.state.faults
+    loop = asyncio.get_running_loop()
+    resp = web.StreamResponse(status=200)
+    resp.content_type = "text/event-stream"
+    await resp.prepare(request)
+    first = fmt.first()
+    if first:
+        await resp.write(first)
+    cut_after = faults.disconnect_after_chunks
+    stall_s = faults.stall_ms / 1000.0
+    sent, ids, n = 0, seq.ids, len(seq.ids)
+    write = resp.write
+    while sent < n:
+        if sent == seq.ready:
+            seq.waiter = loop.create_future()
+            await seq.waiter
+            continue
+        upto = seq.ready
+        while sent < upto:
+            if cut_after is not None and sent >= cut_after:
+                stats.finish(200)
+                if request.transport is not None:
+                    request.transport.abort()
+                return resp
+            await write(fmt.token(ids[sent], seq.prompt_tokens, sent + 1))
+            sent += 1
+            stats.chunks_sent += 1
+            if sent == 1 and stall_s:
+                await asyncio.sleep(stall_s)
+                break
+    await write(fmt.finish(seq.finish_reason, n))
+    await resp.write_eof()
+    stats.finish(200)
+    return resp
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await _completion(request, chat=True)
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    return await _completion(request, chat=False)
+
+
+def _auth_middleware(sim: VLLMSim) -> Any:
+    key = sim.cfg.api_key
+    expected = f"Bearer {key}"
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        path = request.path
+        if (
+            key
+            and request.method != "OPTIONS"
+            and path.startswith(("/v1", "/v2", "/inference"))
+            and request.headers.get("Authorization") != expected
+        ):
+            resp: web.StreamResponse = json_response({"error": "Unauthorized"}, 401)
+        else:
+            try:
+                resp = await handler(request)
+            except web.HTTPNotFound:
+                resp = json_response({"detail": "Not Found"}, 404)
+            except web.HTTPMethodNotAllowed:
+                resp = json_response({"detail": "Method Not Allowed"}, 405)
+        if not path.startswith("/_sim/") and path not in ("/metrics", "/health"):
+            peer = request.transport.get_extra_info("peername") if request.transport else None
+            addr = f"{peer[0]}:{peer[1]}" if peer else "127.0.0.1:0"
+            reason = getattr(resp, "reason", "") or ""
+            print(
+                f'INFO:     {addr} - "{request.method} {request.path_qs} HTTP/1.1" {resp.status} {reason}',
+                flush=True,
+            )
+        return resp
+
+    return middleware
+
+
+def build_app(sim: VLLMSim) -> web.Application:
+    app = web.Application(middlewares=[_auth_middleware(sim)], client_max_size=64 * 1024 * 1024)
+    app[SIM] = sim
+    app[STATE] = sim.state
+    app[EXTRA_STATS] = lambda: {
+        "running": len(sim.engine.running),
+        "waiting": len(sim.engine.waiting),
+        "engine_steps": sim.engine.steps,
+    }
+    add_admin_routes(app, sim.state)
+    add_info_routes(app, sim)
+    app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/completions", completions)
+
+    async def stats_logger() -> None:
+        m = sim.metrics
+        last_p, last_g = 0, 0
+        while True:
+            await asyncio.sleep(10.0)
+            if (
+                m.prompt_tokens == last_p
+                and m.generation_tokens == last_g
+                and not m.running
+                and not m.waiting
+            ):
+                continue
+            log(
+                f"Engine 000: Avg prompt throughput: {(m.prompt_tokens - last_p) / 10:.1f} tokens/s, "
+                f"Avg generation throughput: {(m.generation_tokens - last_g) / 10:.1f} tokens/s, "
+                f"Running: {m.running} reqs, Waiting: {m.waiting} reqs, "
+                f"GPU KV cache usage: {m.kv_usage * 100:.1f}%, "
+                "Prefix cache hit rate: 0.0%",
+                source="loggers.py:123",
+            )
+            last_p, last_g = m.prompt_tokens, m.generation_tokens
+
+    tasks: list[asyncio.Task[None]] = []
+
+    async def on_startup(app: web.Application) -> None:
+        sim.engine.start()
+        tasks.append(asyncio.get_running_loop().create_task(stats_logger()))
+
+    async def on_cleanup(app: web.Application) -> None:
+        await sim.engine.stop()
+        for task in tasks:
+            task.cancel()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    return app
+
+
+def make_sim(args: argparse.Namespace) -> VLLMSim:
+    model = args.model_tag or args.model
+    served = args.served_model_name or [model]
+    if args.max_num_seqs < 1 or args.max_model_len < 16:
+        raise ConfigError(["--max-num-seqs must be >= 1 and --max-model-len >= 16"])
+    api_key = args.api_key or os.environ.get("VLLM_API_KEY") or None
+    timing = timing_from_args(
+        args.ttft_ms,
+        10.0 if args.itl_ms is None and not args.tokens_per_s else args.itl_ms,
+        args.tokens_per_s,
+        args.prompt_token_ms,
+        args.load_s * 1000.0,
+        args.response_tokens,
+    )
+    cfg = VLLMConfig(
+        model=model,
+        served=served,
+        max_model_len=args.max_model_len,
+        max_num_seqs=args.max_num_seqs,
+        api_key=api_key,
+        version=args.version_string or VLLM_VERSION,
+        legacy_errors=args.legacy_errors,
+    )
+    state = SimState("vllm", timing, args.seed)
+    metrics = Metrics(served[0], legacy_names=args.legacy_metrics)
+    engine = Engine(
+        timing,
+        max_num_seqs=args.max_num_seqs,
+        batch_cost=args.batch_cost,
+        batch_exponent=args.batch_exponent,
+        kv_cache_tokens=args.kv_cache_tokens,
+        metrics=metrics,
+        stats=state.stats,
+    )
+    return VLLMSim(cfg, state, engine, metrics)
+
+
+async def run_vllm(
+    args: argparse.Namespace, serve: Callable[[web.Application, str, int, str], Awaitable[None]]
+) -> None:
+    sim = make_sim(args)
+    cfg = sim.cfg
+    log(f"vLLM API server version {cfg.version}")
+    shown = {k: v for k, v in vars(args).items() if k not in ("api_key",)}
+    log(f"args: Namespace({', '.join(f'{k}={v!r}' for k, v in shown.items())})", source="utils.py:326")
+    log(f"Loading model {cfg.model} (simulated, {args.load_s:.1f}s)", source="gpu_model_runner.py:1892")
+    if args.load_s > 0:
+        await asyncio.sleep(args.load_s)
+    log(f"GPU KV cache size: {args.kv_cache_tokens:,} tokens", source="kv_cache_utils.py:829")
+    log(
+        f"Maximum concurrency for {cfg.max_model_len:,} tokens per request: "
+        f"{args.kv_cache_tokens / cfg.max_model_len:.2f}x",
+        source="kv_cache_utils.py:833",
+    )
+    log(f"Starting vLLM API server 0 on http://{args.host}:{args.port}", source="api_server.py:1818")
+    app = build_app(sim)
+    await serve(app, args.host, args.port, "INFO:     Application startup complete.")
+    sys.stdout.flush()
+
+
+__all__ = ["VLLMSim", "build_app", "make_sim", "run_vllm", "SIM", "dumps"]
