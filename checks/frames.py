@@ -1,0 +1,174 @@
+"""Sample DataFrames the suites validate: one row per request, and one row per compared load level.
+
+Rates become 0/1 columns (``is_error``, ``is_timeout``) so that "error rate <= 1 %" is simply
+"mean of is_error <= 0.01", a plain GX expectation whose observed value is the rate itself. Latencies are kept
+for successful requests only (``ok_e2e_ms``): a refused connection has no latency, and counting it as 0 ms
+would flatter p95.
+
+Definitions (docs/checks.md has the long form):
+  timeout     error_kind contains "timeout", or HTTP 408 / 504
+  queue share per request: max(0, ttft - ttft_floor) / e2e, where ttft_floor is the median TTFT of successful
+              requests at the lowest concurrency in the window (the time the server needs with nobody ahead)
+  throughput  output tokens per second over the level's wall time (requests per second when no token counts),
+              wall time summed over the runs that make up the level
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from o2v.store import RequestSample
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SAMPLE_COLUMNS = [
+    "time",
+    "source",
+    "backend",
+    "client",
+    "model",
+    "status",
+    "ttft_ms",
+    "e2e_ms",
+    "output_tokens",
+    "error_kind",
+    "run_id",
+    "concurrency",
+]
+TIMEOUT_STATUSES = (408, 504)
+
+
+def samples_frame(samples: Sequence[RequestSample] | pd.DataFrame) -> pd.DataFrame:
+    """Request rows with the derived columns every suite reads; accepts samples or an existing frame."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(samples, pd.DataFrame):
+        frame = samples.copy()
+        for column in SAMPLE_COLUMNS:
+            if column not in frame.columns:
+                frame[column] = None
+    else:
+        frame = pd.DataFrame([s.model_dump() for s in samples], columns=SAMPLE_COLUMNS)
+    frame = frame.reset_index(drop=True)
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    frame["status"] = pd.to_numeric(frame["status"], errors="coerce").fillna(0).astype(int)
+    for column in ("ttft_ms", "e2e_ms", "output_tokens", "concurrency"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    kinds = frame["error_kind"].astype("string").fillna("")
+    ok = (kinds == "") & (frame["status"] >= 200) & (frame["status"] < 400)
+    timeout = kinds.str.contains("timeout", case=False) | frame["status"].isin(TIMEOUT_STATUSES)
+    frame["ok"] = ok.astype(int)
+    frame["is_error"] = (~ok).astype(int)
+    frame["is_timeout"] = (timeout & ~ok).astype(int)
+    frame["ok_e2e_ms"] = frame["e2e_ms"].where(ok, np.nan)
+    frame["ok_ttft_ms"] = frame["ttft_ms"].where(ok, np.nan)
+    frame["queue_share"] = _queue_share(frame)
+    return frame
+
+
+def _queue_share(frame: pd.DataFrame) -> pd.Series:
+    import numpy as np
+
+    ok = frame[frame["ok"] == 1]
+    ttft = ok["ok_ttft_ms"].dropna()
+    if ttft.empty:
+        return frame["ok_ttft_ms"] * np.nan
+    levels = ok.loc[ttft.index, "concurrency"].dropna()
+    if not levels.empty:
+        floor = float(ttft[levels.index][levels == levels.min()].median())
+    else:
+        floor = float(ttft.quantile(0.05))
+    queued = (frame["ok_ttft_ms"] - floor).clip(lower=0)
+    e2e = frame["ok_e2e_ms"].where(frame["ok_e2e_ms"] > 0)
+    return (queued / e2e).clip(upper=1.0)
+
+
+def for_backend(frame: pd.DataFrame, backend: str) -> pd.DataFrame:
+    return frame[frame["backend"] == backend].reset_index(drop=True)
+
+
+def level_stats(frame: pd.DataFrame) -> dict[float, dict[str, float]]:
+    """Per concurrency level (NaN -> level -1.0, 'all'): count, p95 e2e, throughput and its unit."""
+    out: dict[float, dict[str, float]] = {}
+    levels = frame["concurrency"].fillna(-1.0)
+    for level, group in frame.groupby(levels):
+        out[float(level)] = _stats(group)
+    return out
+
+
+def _stats(group: pd.DataFrame) -> dict[str, float]:
+    import pandas as pd
+
+    ok = group[group["ok"] == 1]
+    wall_s = 0.0
+    for _run, run in group.groupby(group["run_id"].fillna("")):
+        ends = run["time"] + pd.to_timedelta(run["e2e_ms"].fillna(0.0), unit="ms")
+        wall_s += max((ends.max() - run["time"].min()).total_seconds(), 1e-3)
+    tokens = ok["output_tokens"].dropna()
+    has_tokens = not ok.empty and len(tokens) == len(ok)
+    amount = float(tokens.sum()) if has_tokens else float(len(ok))
+    e2e = ok["ok_e2e_ms"].dropna()
+    return {
+        "count": float(len(group)),
+        "ok": float(len(ok)),
+        "p95_e2e_ms": float(e2e.quantile(0.95)) if not e2e.empty else float("nan"),
+        "throughput": amount / wall_s,
+        "tokens": 1.0 if has_tokens else 0.0,
+    }
+
+
+def comparison_frame(candidate: pd.DataFrame, baseline: pd.DataFrame, *, min_samples: int) -> pd.DataFrame:
+    """One row per load level both sides ran with enough samples: p95 ratio and throughput ratio.
+
+    The throughput unit must match on both sides; when either side lacks token counts, both use requests/s.
+    """
+    import pandas as pd
+
+    cand, base = level_stats(candidate), level_stats(baseline)
+    rows: list[dict[str, Any]] = []
+    for level in sorted(set(cand) & set(base)):
+        c, b = cand[level], base[level]
+        if c["count"] < min_samples or b["count"] < min_samples:
+            continue
+        if not (c["tokens"] and b["tokens"]):
+            c = {**c, "throughput": c["throughput"] if not c["tokens"] else _rps(candidate, level)}
+            b = {**b, "throughput": b["throughput"] if not b["tokens"] else _rps(baseline, level)}
+            unit = "requests/s"
+        else:
+            unit = "output tokens/s"
+        rows.append(
+            {
+                "concurrency": level,
+                "candidate_p95_e2e_ms": c["p95_e2e_ms"],
+                "baseline_p95_e2e_ms": b["p95_e2e_ms"],
+                "p95_ratio": c["p95_e2e_ms"] / b["p95_e2e_ms"] if b["p95_e2e_ms"] > 0 else float("nan"),
+                "candidate_throughput": c["throughput"],
+                "baseline_throughput": b["throughput"],
+                "throughput_ratio": c["throughput"] / b["throughput"]
+                if b["throughput"] > 0
+                else float("inf"),
+                "throughput_unit": unit,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "concurrency",
+            "candidate_p95_e2e_ms",
+            "baseline_p95_e2e_ms",
+            "p95_ratio",
+            "candidate_throughput",
+            "baseline_throughput",
+            "throughput_ratio",
+            "throughput_unit",
+        ],
+    )
+
+
+def _rps(frame: pd.DataFrame, level: float) -> float:
+    group = frame[frame["concurrency"].fillna(-1.0) == level]
+    stats = _stats(group.assign(output_tokens=float("nan")))
+    return stats["throughput"]
