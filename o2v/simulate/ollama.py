@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from o2v.simulate.catalog import Catalog, CatalogModel
-from o2v.simulate.common import STATE, SimState, go_duration, json_response
+from o2v.simulate.common import EXTRA_STATS, STATE, SimState, add_admin_routes, go_duration, json_response
 from o2v.simulate.ollama_api import add_native_routes
 from o2v.simulate.ollama_gen import SIM, GenerationRequest, generate
 from o2v.simulate.ollama_logs import OllamaLogs
@@ -222,6 +222,11 @@ def build_app(sim: OllamaSim) -> web.Application:
     app = web.Application(middlewares=[gin_middleware], client_max_size=64 * 1024 * 1024)
     app[SIM] = sim
     app[STATE] = sim.state
+    app[EXTRA_STATS] = lambda: {
+        "pending": sim.sched.pending(),
+        "loaded_models": [r.model.full_name for r in sim.sched.runners.values()],
+    }
+    add_admin_routes(app, sim.state)
     add_native_routes(app)
     app.router.add_post("/v1/chat/completions", openai_chat)
     app.router.add_post("/v1/completions", openai_completions)
