@@ -191,7 +191,8 @@ def parse_line(line: str, line_no: int = 0) -> LogRecord:
         m = _STDLOG.search(line)
         if m:
             try:
-                when = datetime(*(int(g) for g in m.groups()[:6]))
+                y, mo, d, h, mi, sec = (int(g) for g in m.groups()[:6])
+                when = datetime(y, mo, d, h, mi, sec)
             except ValueError:
                 when = None
             if when is not None:
