@@ -10,3 +10,4 @@ __all__ = ["app", "main"]
 from o2v.cli import config_cmd  # noqa: E402,F401
 from o2v.cli import flows_cmd  # noqa: E402,F401
 from o2v.cli import simulate_cmd  # noqa: E402,F401
+from o2v.cli import loadtest_cmd  # noqa: E402,F401

@@ -51,8 +51,9 @@ class Progress:
     def level(self, label: str, count: Callable[[], int], total: int) -> None:
         if self._bar is None:
             return
-        if self._task is not None:
-            self._bar.update(self._task, completed=self._count() - self._base)
+        previous, self._task = self._task, None  # the refresh thread must not see a half-switched state
+        if previous is not None:
+            self._bar.update(previous, completed=self._count() - self._base)
         self._count, self._base = count, count()
         self._task = self._bar.add_task(label, total=total)
 
