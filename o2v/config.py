@@ -286,7 +286,9 @@ class Settings(BaseSettings):
         parsed = urlparse(self.ollama.url)
         ollama_port = parsed.port or (443 if parsed.scheme == "https" else 80)
         if parsed.hostname in {self.vllm.host, "localhost", "127.0.0.1"} and ollama_port == self.vllm.port:
-            raise ValueError(f"vllm.port must differ from Ollama's port, got {self.vllm.port} for both")
+            raise ValueError(
+                f"vllm.port: must differ from the port in ollama.url ({self.ollama.url}), got {self.vllm.port} for both"
+            )
         return self
 
     @classmethod
@@ -298,8 +300,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Environment overrides the file, which is passed in as init kwargs.
-        return env_settings, init_settings
+        # Environment overrides the file, which is passed in as init kwargs. O2V's own environment source
+        # replaces pydantic-settings' one: it rejects unknown O2V__ names (a typo must not be ignored) and
+        # never raises a parsing traceback; a bad value becomes an ordinary validation problem.
+        return O2VEnvSource(settings_cls), init_settings
 
     def config_hash(self) -> str:
         """Stable hash of everything except secrets and the ledger's own id: a changed plan re-runs phases."""
@@ -309,6 +313,64 @@ class Settings(BaseSettings):
     @property
     def store_url(self) -> str:
         return self.store.url
+
+
+ENV_PREFIX = "O2V__"
+ENV_DELIMITER = "__"
+
+
+def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """``O2V__SECTION__FIELD=value`` variables as a nested mapping, e.g. ``{"vllm": {"port": "9000"}}``.
+
+    Names are case-insensitive. Scalars stay strings (pydantic converts ``"9000"`` to an int where an int is
+    expected, and a string field keeps ``"0042"`` as is); values starting with ``[`` or ``{`` are YAML flow
+    collections (``[1, 5, 10]``, ``{"llama3.1:8b": {"hf_repo": "org/name"}}``); ``null`` clears an optional field.
+    A value that cannot be parsed is passed on as a string, so validation names the field instead of crashing.
+    """
+    environ = dict(os.environ) if environ is None else environ
+    result: dict[str, Any] = {}
+    for name, raw in sorted(environ.items()):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split(ENV_DELIMITER)]
+        if not all(parts):
+            continue
+        target = result
+        for part in parts[:-1]:
+            node = target.setdefault(part, {})
+            if not isinstance(node, dict):  # O2V__VLLM=... and O2V__VLLM__PORT=... together: the field wins
+                node = target[part] = {}
+            target = node
+        target[parts[-1]] = _env_value(raw)
+    return result
+
+
+def env_var_for(path: str) -> str | None:
+    """The environment variable that set the field at ``path`` (``vllm.port``), if one did."""
+    wanted = ENV_PREFIX + ENV_DELIMITER.join(path.split(".")).upper()
+    return next((name for name in os.environ if name.upper() == wanted), None)
+
+
+def _env_value(raw: str) -> Any:
+    text = raw.strip()
+    if text == "null":
+        return None
+    if text[:1] in ("[", "{"):
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError:
+            return raw
+    return raw
+
+
+class O2VEnvSource(PydanticBaseSettingsSource):
+    """``O2V__SECTION__FIELD`` environment variables, parsed by :func:`env_overrides`."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return env_overrides()
 
 
 def resolve_config_path(path: str | Path | None = None) -> Path | None:
@@ -347,7 +409,7 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot be read: {exc}"], str(path)) from exc
     try:
-        loaded = yaml.safe_load(text)
+        loaded = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown position"
@@ -360,6 +422,29 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
             [f"{path}: expected a mapping of sections (ollama:, vllm:, ...), got {type(loaded).__name__}"], str(path)
         )
     return loaded
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key given twice in one mapping: YAML would silently keep the last one."""
+
+
+def _no_duplicate_keys(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _value in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        try:
+            first = seen.get(key)
+        except TypeError:  # an unhashable key: let the normal constructor report it
+            continue
+        if first is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first given on line {first})", key_node.start_mark
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicate_keys)
 
 
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

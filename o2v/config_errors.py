@@ -7,10 +7,11 @@ the field path, what was expected, what was found.
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 import annotated_types
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 
 _TYPE_WORDS = {
@@ -32,12 +33,56 @@ _BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_e
 
 
 def describe_validation_error(exc: ValidationError, model: type[BaseModel]) -> list[str]:
+    """One line per problem: ``<field path>: <expected>, got <found>``, secrets hidden, env vars named."""
+    from o2v.config import env_var_for
+
     lines = []
-    for error in exc.errors(include_url=False):
+    for details in exc.errors(include_url=False):
+        error: dict[str, Any] = dict(details)
         loc = [part for part in error["loc"] if not _is_type_tag(part)]
-        path = _path(loc)
-        lines.append(f"{path}: {_describe(error, model, loc)}")
+        if _is_secret(model, loc):
+            error["input"] = _HIDDEN
+        text = _describe(error, model, loc)
+        if not loc and error["type"] == "value_error":
+            # A model-level check (e.g. two ports that must differ) names its own fields.
+            line = text
+        else:
+            path = _path(loc)
+            line = f"{path}: {text}"
+            origin = env_var_for(path) if loc else None
+            if origin:
+                line += f" (set by the environment variable {origin})"
+                if error["type"] in ("list_type", "dict_type", "model_type"):
+                    line += "; give lists and mappings in YAML flow style, e.g. [1, 5, 10] or {key: value}"
+        lines.append(line)
     return lines
+
+
+class _Hidden:
+    def __repr__(self) -> str:
+        return "<hidden secret>"
+
+
+_HIDDEN = _Hidden()
+_SECRET_WORDS = ("token", "password", "secret", "api_key", "apikey", "credential")
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*://[^:/@\s]*:)[^@\s]*@")
+
+
+def _is_secret(model: type[BaseModel], loc: list[Any]) -> bool:
+    """Whether the value at ``loc`` is (part of) a secret: never echo it back, even when it is invalid."""
+    if any(isinstance(part, str) and any(w in part.lower() for w in _SECRET_WORDS) for part in loc):
+        return True
+    for end in range(1, len(loc) + 1):
+        field = _field_at(model, loc[:end])
+        if field is not None and _mentions(field.annotation, SecretStr):
+            return True
+    return False
+
+
+def _mentions(annotation: Any, wanted: type) -> bool:
+    if annotation is wanted:
+        return True
+    return any(_mentions(arg, wanted) for arg in getattr(annotation, "__args__", ()) or ())
 
 
 def _path(loc: list[Any]) -> str:
@@ -69,10 +114,13 @@ def _describe(error: dict[str, Any], model: type[BaseModel], loc: list[Any]) -> 
         return f"must be {bounds or _ctx_bound(kind, error.get('ctx', {}))}, got {_show(found)}"
     if kind in ("too_short", "too_long") and isinstance(found, str | list | dict):
         ctx = error.get("ctx", {})
-        return f"{error['msg'].lower()} (min {ctx.get('min_length', '-')}, max {ctx.get('max_length', '-')}), got {_show(found)}"
+        limits = f"min {ctx.get('min_length', '-')}, max {ctx.get('max_length', '-')}"
+        return f"{error['msg'].lower()} ({limits}), got {_show(found)}"
     if kind == "literal_error":
         return f"must be one of {error.get('ctx', {}).get('expected')}, got {_show(found)}"
     if kind in _TYPE_WORDS:
+        if found is _HIDDEN:
+            return f"expected {_TYPE_WORDS[kind]}, got something else (value hidden: this field is a secret)"
         return f"expected {_TYPE_WORDS[kind]}, got {_show(found)} ({type(found).__name__})"
     if kind == "value_error":
         msg = str(error.get("ctx", {}).get("error", error["msg"]))
@@ -147,6 +195,6 @@ def _ctx_bound(kind: str, ctx: dict[str, Any]) -> str:
 
 def _show(value: Any) -> str:
     if isinstance(value, str):
-        return repr(value)
+        return repr(_URL_CREDENTIALS.sub(r"\g<scheme>***@", value))
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."

@@ -2,40 +2,61 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from o2v.cli.app import app, console, settings_or_exit
-from o2v.config import resolve_config_path
+from o2v.config import ENV_PREFIX, Settings, resolve_config_path
 
 config_app = typer.Typer(help="Inspect and validate the migration configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
+PathArgument = Annotated[
+    Path | None, typer.Argument(help="File to check (default: $O2V_CONFIG, else ./migration.yaml).")
+]
+
 
 @config_app.command("check")
-def check(
-    path: Annotated[Path | None, typer.Argument(help="File to check (default: $O2V_CONFIG, else ./migration.yaml).")] = None,
-) -> None:
+def check(path: PathArgument = None) -> None:
     """Validate a configuration: exit 0 with a summary, or exit 2 with one line per problem."""
     resolved = resolve_config_path(path)
     settings = settings_or_exit(resolved)
     where = str(resolved) if resolved else "built-in defaults (no migration.yaml found)"
-    console.print(f"[green]OK[/green] {where}", highlight=False)
-    models = ", ".join(f"{tag} -> {m.hf_repo}" for tag, m in settings.models.items()) or "from the built-in catalog"
+    console.print(f"[green]OK[/green] {where}", highlight=False, soft_wrap=True)
+    for line in summary_lines(settings):
+        console.print("  " + line, highlight=False, markup=False, soft_wrap=True)
+
+
+def summary_lines(settings: Settings) -> list[str]:
+    """A short, secret-free summary: what a reviewer needs to see that the file says what they meant."""
+    s = settings
+    models = ", ".join(f"{tag} -> {m.hf_repo}" for tag, m in s.models.items()) or "from the built-in catalog"
+    slack = f"configured, channel {s.slack.channel}" if s.slack.enabled else "not configured (console output)"
     lines = [
-        f"migration id    {settings.migration_id}",
-        f"ollama          {settings.ollama.url} (container {settings.ollama.container_name}, logs: {settings.ollama.log_source})",
-        f"vllm            {settings.vllm.image} on {settings.vllm.url} via {settings.vllm.backend}"
-        f", gpu_memory_utilization {settings.vllm.gpu_memory_utilization}",
+        f"migration id    {s.migration_id}",
+        f"ollama          {s.ollama.url} (container {s.ollama.container_name}, logs: {s.ollama.log_source})",
+        f"vllm            {s.vllm.image} on {s.vllm.url} via {s.vllm.backend}"
+        f", gpu_memory_utilization {s.vllm.gpu_memory_utilization}",
         f"models          {models}",
-        f"gpu             compute capability >= {settings.gpu.min_compute_capability}",
-        f"load test       concurrency {settings.loadtest.concurrency}, {settings.loadtest.requests_per_level} requests/level",
-        f"slack           {'configured, channel ' + settings.slack.channel if settings.slack.enabled else 'not configured (console output)'}",
-        f"store           {settings.store.url.split('@')[-1]}",
-        f"cutover         stages {settings.cutover.stages_percent} %, decommission after {settings.cutover.decommission_after_days} days",
-        f"config hash     {settings.config_hash()}",
+        f"gpu             compute capability >= {s.gpu.min_compute_capability}",
+        f"load test       concurrency {s.loadtest.concurrency}, {s.loadtest.requests_per_level} requests/level",
+        f"slack           {slack}",
+        f"store           {_safe_url(s.store.url)}",
+        f"cutover         stages {s.cutover.stages_percent} %"
+        f", decommission after {s.cutover.decommission_after_days} days",
+        f"config hash     {s.config_hash()}",
     ]
-    for line in lines:
-        console.print("  " + line, highlight=False, markup=False)
+    overridden = sorted(name for name in os.environ if name.upper().startswith(ENV_PREFIX))
+    if overridden:
+        lines.append(f"environment     {', '.join(overridden)} (values not shown)")
+    return lines
+
+
+def _safe_url(url: str) -> str:
+    """The store URL with its password masked: the summary is meant to be pasted into tickets."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
