@@ -95,9 +95,7 @@ class VLLMMetrics(BaseModel):
     e2e_request_latency_seconds: Histogram | None = None
     request_queue_time_seconds: Histogram | None = None
     model_names: list[str] = Field(default_factory=list, description="model_name labels seen.")
-    names_found: list[str] = Field(
-        default_factory=list, description="vllm:* metric names the server exported."
-    )
+    names_found: list[str] = Field(default_factory=list, description="vllm:* metric names the server exported.")
 
 
 Sample = tuple[str, dict[str, str], float]
@@ -107,9 +105,7 @@ def parse_samples(text: str) -> list[Sample]:
     """Every sample of a Prometheus text exposition as (name, labels, value)."""
     try:
         return [
-            (s.name, dict(s.labels), float(s.value))
-            for f in text_string_to_metric_families(text)
-            for s in f.samples
+            (s.name, dict(s.labels), float(s.value)) for f in text_string_to_metric_families(text) for s in f.samples
         ]
     except (ValueError, IndexError, TypeError) as exc:
         raise ServerError(
@@ -120,11 +116,7 @@ def parse_samples(text: str) -> list[Sample]:
 
 def parse_vllm_metrics(text: str, model_name: str | None = None) -> VLLMMetrics:
     """Typed vLLM metrics from ``/metrics`` text, optionally for one served model only."""
-    samples = [
-        s
-        for s in parse_samples(text)
-        if model_name is None or s[1].get("model_name", model_name) == model_name
-    ]
+    samples = [s for s in parse_samples(text) if model_name is None or s[1].get("model_name", model_name) == model_name]
     totals: dict[str, float] = defaultdict(float)
     buckets: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
     success: dict[str, float] = defaultdict(float)
@@ -146,8 +138,9 @@ def parse_vllm_metrics(text: str, model_name: str | None = None) -> VLLMMetrics:
         totals[name] += value
         names.add(name)
 
+    parts = {f"{base}{suffix}" for base in buckets for suffix in ("_sum", "_count")}
     result = VLLMMetrics(
-        request_success_total=dict(success), model_names=sorted(models), names_found=sorted(names)
+        request_success_total=dict(success), model_names=sorted(models), names_found=sorted(names - parts)
     )
     for field, candidates in {**GAUGES, **COUNTERS}.items():
         setattr(result, field, _first(candidates, totals))
