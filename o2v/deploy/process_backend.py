@@ -22,6 +22,7 @@ from o2v.deploy.base import Progress, bind_address, kept_log_path, last_lines
 from o2v.deploy.health import wait_for_health
 from o2v.deploy.results import BackendName, Deployment, DeploymentStatus, TeardownResult
 from o2v.deploy.spec import LaunchSpec
+from o2v.deploy.vram import read_vram
 from o2v.errors import DeployError
 
 
@@ -84,6 +85,15 @@ def port_in_use(host: str, port: int) -> bool:
         except OSError as exc:
             return exc.errno == errno.EADDRINUSE
     return False
+
+
+def process_env(spec: LaunchSpec, env: dict[str, str]) -> dict[str, str]:
+    """The caller's environment plus the spec's; GPUs are chosen with CUDA_VISIBLE_DEVICES, the process
+    counterpart of a Docker device request (an explicit CUDA_VISIBLE_DEVICES in the spec wins)."""
+    merged = {**os.environ, **env}
+    if spec.gpu_device_ids is not None and "CUDA_VISIBLE_DEVICES" not in env:
+        merged["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpu_device_ids)
+    return merged
 
 
 class ProcessBackend:
@@ -150,6 +160,7 @@ class ProcessBackend:
             self._stop(pid)
             self._state_path(spec.name).unlink(missing_ok=True)
             raise
+        reading = read_vram(spec.gpu_device_ids) if spec.gpu_device_ids else None
         return Deployment(
             name=spec.name,
             backend="process",
@@ -161,6 +172,9 @@ class ProcessBackend:
             restarted=restarted,
             health_wait_s=round(waited_s, 3),
             log_path=str(log_path),
+            vram_gib=reading.used_gib if reading else None,
+            vram_total_gib=reading.total_gib if reading else None,
+            warnings=reading.warnings() if reading else [],
         )
 
     def _start(
@@ -189,7 +203,7 @@ class ProcessBackend:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    env={**os.environ, **env},
+                    env=process_env(spec, env),
                     start_new_session=True,  # own process group: teardown stops vLLM and its workers together
                 )
             except OSError as exc:

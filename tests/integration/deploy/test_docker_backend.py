@@ -93,15 +93,11 @@ def containers_of(engine: Any, spec: LaunchSpec) -> list[Any]:
     """What `docker compose -p <project> ps` lists: the project label, not one-off containers."""
     return engine.containers.list(
         all=True,
-        filters={
-            "label": [f"com.docker.compose.project={spec.compose_project}", "com.docker.compose.oneoff=False"]
-        },
+        filters={"label": [f"com.docker.compose.project={spec.compose_project}", "com.docker.compose.oneoff=False"]},
     )
 
 
-def test_create_reuse_recreate_and_teardown(
-    engine: Any, backend: DockerBackend, port: int, tmp_path: Path
-) -> None:
+def test_create_reuse_recreate_and_teardown(engine: Any, backend: DockerBackend, port: int, tmp_path: Path) -> None:
     spec = spec_for(port, secret_env=["HF_TOKEN"], env={"VLLM_LOGGING_LEVEL": "DEBUG"})
     first = deploy(spec, backend, secrets={"HF_TOKEN": "hf_not_a_real_token"})
     assert (first.reused, first.recreated, first.vram_gib) == (False, False, None)
@@ -131,9 +127,7 @@ def test_create_reuse_recreate_and_teardown(
     assert not teardown(spec.name, backend).found
 
 
-def test_stopped_container_with_the_same_plan_is_started_again(
-    engine: Any, backend: DockerBackend, port: int
-) -> None:
+def test_stopped_container_with_the_same_plan_is_started_again(engine: Any, backend: DockerBackend, port: int) -> None:
     spec = spec_for(port, name=f"o2v-restart-{RUN_LABEL}")
     first = deploy(spec, backend)
     engine.containers.get(spec.name).stop(timeout=3)
@@ -190,9 +184,7 @@ def test_port_taken_by_a_host_process_is_a_clear_error(backend: DockerBackend, p
             deploy(spec_for(port, name=f"o2v-hostport-{RUN_LABEL}"), backend)
 
 
-def test_gpu_request_without_nvidia_runtime_is_a_clear_error(
-    engine: Any, backend: DockerBackend, port: int
-) -> None:
+def test_gpu_request_without_nvidia_runtime_is_a_clear_error(engine: Any, backend: DockerBackend, port: int) -> None:
     if "nvidia" in (engine.info().get("Runtimes") or {}):
         pytest.skip("this engine has an NVIDIA runtime; the missing-runtime error cannot happen here")
     spec = spec_for(port, gpu_device_ids=["0"], name=f"o2v-gpu-{RUN_LABEL}")

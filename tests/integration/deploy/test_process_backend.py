@@ -45,9 +45,7 @@ def backend(tmp_path: Path) -> Iterator[ProcessBackend]:
         teardown(state_file.stem, backend)
 
 
-def script_spec(
-    tmp_path: Path, port: int, *, delay_s: float = 0.2, mode: str = "ok", **fields: object
-) -> LaunchSpec:
+def script_spec(tmp_path: Path, port: int, *, delay_s: float = 0.2, mode: str = "ok", **fields: object) -> LaunchSpec:
     script = tmp_path / "server.py"
     script.write_text(SERVER)
     values: dict[str, object] = {
@@ -62,9 +60,7 @@ def script_spec(
     return LaunchSpec.model_validate(values)
 
 
-def test_deploy_rerun_reuses_then_changed_plan_replaces(
-    tmp_path: Path, port: int, backend: ProcessBackend
-) -> None:
+def test_deploy_rerun_reuses_then_changed_plan_replaces(tmp_path: Path, port: int, backend: ProcessBackend) -> None:
     spec = script_spec(tmp_path, port, secret_env=["HF_TOKEN"])
     first = deploy(spec, backend, secrets={"HF_TOKEN": "hf_secret_value"})
     assert (first.reused, first.recreated, first.backend) == (False, False, "process")
@@ -84,9 +80,7 @@ def test_deploy_rerun_reuses_then_changed_plan_replaces(
     assert status("vllm-test", backend).fingerprint == changed.fingerprint()
 
 
-def test_a_fresh_backend_object_finds_the_running_process(
-    tmp_path: Path, port: int, backend: ProcessBackend
-) -> None:
+def test_a_fresh_backend_object_finds_the_running_process(tmp_path: Path, port: int, backend: ProcessBackend) -> None:
     spec = script_spec(tmp_path, port)
     first = deploy(spec, backend)
     second = deploy(spec, ProcessBackend(backend.state_dir.parent))
@@ -94,9 +88,7 @@ def test_a_fresh_backend_object_finds_the_running_process(
     assert second.pid == first.pid
 
 
-def test_dead_process_with_same_plan_is_started_again(
-    tmp_path: Path, port: int, backend: ProcessBackend
-) -> None:
+def test_dead_process_with_same_plan_is_started_again(tmp_path: Path, port: int, backend: ProcessBackend) -> None:
     spec = script_spec(tmp_path, port)
     first = deploy(spec, backend)
     os.killpg(first.pid or 0, 9)
@@ -120,9 +112,7 @@ def test_crash_shows_last_log_lines_fast(tmp_path: Path, port: int, backend: Pro
     assert not status(spec.name, backend).exists
 
 
-def test_health_timeout_stops_the_process_and_shows_logs(
-    tmp_path: Path, port: int, backend: ProcessBackend
-) -> None:
+def test_health_timeout_stops_the_process_and_shows_logs(tmp_path: Path, port: int, backend: ProcessBackend) -> None:
     spec = script_spec(tmp_path, port, delay_s=30, health_timeout_s=1.0)
     with pytest.raises(DeployError) as caught:
         deploy(spec, backend)
@@ -146,9 +136,7 @@ def test_missing_executable_says_what_to_install(tmp_path: Path, port: int, back
         deploy(spec, backend)
 
 
-def test_teardown_kills_the_group_and_keeps_the_log(
-    tmp_path: Path, port: int, backend: ProcessBackend
-) -> None:
+def test_teardown_kills_the_group_and_keeps_the_log(tmp_path: Path, port: int, backend: ProcessBackend) -> None:
     deployment = deploy(script_spec(tmp_path, port), backend)
     result = teardown("vllm-test", backend, keep_logs_dir=tmp_path / "kept")
     assert (result.found, result.stopped, result.removed) == (True, True, True)

@@ -115,3 +115,14 @@ def test_missing_nvidia_runtime_becomes_a_clear_error() -> None:
 def test_other_docker_errors_keep_dockers_words() -> None:
     error = explain_api_error(APIError("500", explanation="no space left on device"), make_spec())
     assert "no space left on device" in str(error)
+
+
+def test_process_backend_picks_gpus_with_cuda_visible_devices() -> None:
+    from o2v.deploy.process_backend import process_env
+
+    assert process_env(make_spec(gpu_device_ids=["1", "2"]), {})["CUDA_VISIBLE_DEVICES"] == "1,2"
+    assert (
+        process_env(make_spec(gpu_device_ids=["1"]), {"CUDA_VISIBLE_DEVICES": "3"})["CUDA_VISIBLE_DEVICES"]
+        == "3"
+    )
+    assert process_env(make_spec(gpu_device_ids=None), {"A": "b"})["A"] == "b"
