@@ -11,3 +11,4 @@ from o2v.cli import config_cmd  # noqa: E402,F401
 from o2v.cli import flows_cmd  # noqa: E402,F401
 from o2v.cli import simulate_cmd  # noqa: E402,F401
 from o2v.cli import loadtest_cmd  # noqa: E402,F401
+from o2v.cli import diagnose_cmd  # noqa: E402,F401

@@ -22,6 +22,7 @@ from o2v.servers.logs import LogRecord, read_log
 from o2v.store import RequestSample, Store, utcnow
 
 MIN_LOG_LEVEL_REQUESTS = 3
+MIN_ALONE_REQUESTS = 5  # a log must show this many requests that ran alone before "slow alone" is judged
 
 
 def diagnose(
@@ -95,7 +96,10 @@ def diagnose(
     elif peak is not None and off is not None and peak.requests + off.requests:
         timeout_rate = (peak.timeouts + off.timeouts) / (peak.requests + off.requests)
 
-    service_ms = fit.service_ms if fit is not None else (log.isolated_p50_ms if log else None)
+    service_ms = fit.service_ms if fit is not None else None
+    if service_ms is None and log is not None and log.levels and log.levels[0].concurrency == 1 \
+            and log.levels[0].requests >= MIN_ALONE_REQUESTS:
+        service_ms = log.isolated_p50_ms
     crossing = timeout_crossing(levels, fit, timeout_s) if levels else None
     loaded_p95 = _loaded_p95(levels, reference, log)
     signs = score_signs(fit=fit, peak=peak, off_hours=off, loaded_p95_ms=loaded_p95, timeout_s=timeout_s,
