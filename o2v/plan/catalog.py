@@ -50,15 +50,11 @@ class CatalogEntry(BaseModel):
 
     family: str
     size: str
-    ollama_names: list[str] = Field(
-        default=..., description="Tags (without quantization suffix) that mean this model."
-    )
+    ollama_names: list[str] = Field(default=..., description="Tags (without quantization suffix) that mean this model.")
     hf_repo: str
     gated: bool
     arch: ArchFacts
-    variants: dict[Quantization, str] = Field(
-        default_factory=dict, description="Quantized repositories by method."
-    )
+    variants: dict[Quantization, str] = Field(default_factory=dict, description="Quantized repositories by method.")
 
 
 def _llama(

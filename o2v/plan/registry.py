@@ -62,9 +62,7 @@ GGUF_TO_HF: dict[str, str] = {
 }
 
 # GGUF architectures of embedding / encoder models: served by vLLM's pooling runner, not chat.
-GGUF_EMBEDDING: frozenset[str] = frozenset(
-    {"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "xlm-roberta"}
-)
+GGUF_EMBEDDING: frozenset[str] = frozenset({"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "xlm-roberta"})
 
 
 def is_supported(architecture: str) -> bool:

@@ -57,18 +57,12 @@ class SizingRequest(BaseModel):
     quantization: QuantMethod | None = None
     kv_cache_dtype: KVCacheDType = "auto"
     max_num_seqs: int | None = Field(default=None, ge=1, description="None = vLLM's default for this GPU.")
-    max_num_batched_tokens: int | None = Field(
-        default=None, ge=1, description="None = vLLM's default for this GPU."
-    )
+    max_num_batched_tokens: int | None = Field(default=None, ge=1, description="None = vLLM's default for this GPU.")
     enforce_eager: bool = False
     block_size: int = Field(default=16, ge=1)
     engine: Engine = Field(default="v1", description="v1 (vLLM >= 0.8) or the older v0 engine.")
-    usage: Literal["serve", "offline"] = Field(
-        default="serve", description="`vllm serve` or the offline LLM class."
-    )
-    non_torch_gib: float | None = Field(
-        default=None, ge=0, description="Override the non-torch memory estimate."
-    )
+    usage: Literal["serve", "offline"] = Field(default="serve", description="`vllm serve` or the offline LLM class.")
+    non_torch_gib: float | None = Field(default=None, ge=0, description="Override the non-torch memory estimate.")
     weights_gib: float | None = Field(
         default=None, gt=0, description="Override (e.g. vLLM's 'Model loading took X GiB')."
     )
@@ -157,9 +151,7 @@ def size(req: SizingRequest) -> SizingResult:
     else:
         tokens = default_tokens
 
-    weights = (
-        req.weights_gib * GiB if req.weights_gib else weight_bytes(arch, req.quantization, req.dtype, tp)
-    )
+    weights = req.weights_gib * GiB if req.weights_gib else weight_bytes(arch, req.quantization, req.dtype, tp)
     activation = activation_bytes(arch, tokens, seqs, tp)
     non_torch = (
         req.non_torch_gib
