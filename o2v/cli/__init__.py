@@ -12,3 +12,6 @@ from o2v.cli import flows_cmd  # noqa: E402,F401
 from o2v.cli import simulate_cmd  # noqa: E402,F401
 from o2v.cli import loadtest_cmd  # noqa: E402,F401
 from o2v.cli import diagnose_cmd  # noqa: E402,F401
+from o2v.cli import inventory_cmd  # noqa: E402,F401
+from o2v.cli import gpu_cmd  # noqa: E402,F401
+from o2v.cli import plan_cmd  # noqa: E402,F401
