@@ -255,6 +255,32 @@ class DiagnoseSettings(Section):
     )
 
 
+class MonitorSettings(Section):
+    probe_concurrency: list[int] = Field(
+        default_factory=lambda: [1, 4], description="Concurrency levels of the scheduled baseline probe (keep it small)."
+    )
+    probe_requests_per_level: int = Field(
+        6, ge=1, le=1000, description="Probe requests per level (raised to the level so every slot is used)."
+    )
+    probe_max_tokens: int = Field(64, ge=1, le=4096, description="Output tokens each baseline probe request asks for.")
+    probe_max_duration_s: float = Field(
+        120.0, gt=0, le=3600, description="Cap on one probe's wall time; later levels are skipped past it."
+    )
+    probe_model: str | None = Field(
+        None, description="Model the probe uses; diagnose.probe_model, loadtest.model, then Ollama's first when empty."
+    )
+    window_s: float = Field(
+        7200.0, gt=0, le=30 * 86400, description="The baseline suite judges the probe samples of this last window."
+    )
+
+    @field_validator("probe_concurrency")
+    @classmethod
+    def _levels(cls, value: list[int]) -> list[int]:
+        if not value or any(v < 1 or v > 256 for v in value):
+            raise ValueError(f"must list levels between 1 and 256, got {value}")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything a migration needs to know, validated once."""
 
@@ -278,6 +304,7 @@ class Settings(BaseSettings):
     diagnose: DiagnoseSettings = Field(
         default_factory=DiagnoseSettings, description="Concurrency diagnosis."
     )
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings, description="Scheduled baseline monitor.")
 
     @model_validator(mode="after")
     def _ports_differ(self) -> Settings:
