@@ -1,0 +1,56 @@
+"""Phase 7: the same load on both endpoints; the Great Expectations suites decide, and a 'no' rolls back."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from o2v.deploy import Deployment
+from o2v.errors import GateFailed
+from o2v.plan import MigrationPlan
+from tasks.common import MigrationContext, run_phase
+
+
+class ValidationResult(BaseModel):
+    verdict: str
+    reasons: list[str]
+    report_dir: str
+    data_docs_path: str | None = None
+    vllm_p95_e2e_ms: float | None = None
+    ollama_p95_e2e_ms: float | None = None
+
+
+@task(name="validate", cache_policy=NO_CACHE, timeout_seconds=7200)
+def validate_phase(ctx: MigrationContext, plan: MigrationPlan, deployment: Deployment) -> ValidationResult:
+    def work() -> ValidationResult:
+        from checks.runner import run_suite
+        from flows.rollback import roll_back
+        from o2v.loadgen.compare import run_comparison
+
+        out_dir = ctx.reports_dir / "comparison"
+        report = run_comparison(ctx.settings, store=ctx.store, out_dir=out_dir)
+        verdict = run_suite(
+            "validation",
+            report.samples_for("vllm"),
+            ctx.settings.thresholds,
+            baseline=report.samples_for("ollama"),
+            docs_dir=ctx.reports_dir / "data_docs",
+        )
+        if verdict.status != "pass":
+            roll_back(ctx.settings, ctx.store, reason=f"validation {verdict.status}", actor="o2v-validate")
+            ctx.notifier.alert(
+                f"Migration {ctx.migration_id}: validation {verdict.status}; vLLM rolled back, clients stay on "
+                "Ollama. " + "; ".join(verdict.reasons[:5])
+            )
+            raise GateFailed("validation suite", verdict.reasons or [f"verdict {verdict.status}"])
+        return ValidationResult(
+            verdict=verdict.status, reasons=verdict.reasons, report_dir=str(out_dir),
+            data_docs_path=verdict.data_docs_path,
+        )
+
+    return run_phase(ctx, "validate", work, ValidationResult, figures=_figures)
+
+
+def _figures(result: ValidationResult) -> dict[str, str]:
+    return {"verdict": result.verdict, "report": result.report_dir, "data docs": result.data_docs_path or "-"}
