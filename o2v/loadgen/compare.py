@@ -27,13 +27,9 @@ class ComparisonReport(BaseModel):
 
     ollama: LoadTestResult
     vllm: LoadTestResult
-    vllm_max_num_seqs: int | None = Field(
-        None, description="vLLM's --max-num-seqs when known (drawn on plots)."
-    )
+    vllm_max_num_seqs: int | None = Field(None, description="vLLM's --max-num-seqs when known (drawn on plots).")
     out_dir: str
-    files: dict[str, str] = Field(
-        default_factory=dict, description="Report files by kind: json, markdown, png."
-    )
+    files: dict[str, str] = Field(default_factory=dict, description="Report files by kind: json, markdown, png.")
     interrupted: bool = False
     created: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
@@ -105,11 +101,7 @@ async def compare_async(
     async with aiohttp.ClientSession() as session:
         for workload in (ollama, vllm):
             if workload.preflight:
-                headers = (
-                    {"Authorization": f"Bearer {workload.api_key.get_secret_value()}"}
-                    if workload.api_key
-                    else {}
-                )
+                headers = {"Authorization": f"Bearer {workload.api_key.get_secret_value()}"} if workload.api_key else {}
                 await preflight(session, workload, headers)
     results = []
     for workload in (ollama, vllm):

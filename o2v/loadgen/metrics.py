@@ -66,9 +66,7 @@ def percentile(sorted_data: Sequence[float], pct: float) -> float:
 class LevelStats(BaseModel):
     """Figures for one load level (a concurrency or an arrival rate)."""
 
-    concurrency: int = Field(
-        ..., description="Slots in flight (concurrency mode) or peak in flight (rate mode)."
-    )
+    concurrency: int = Field(..., description="Slots in flight (concurrency mode) or peak in flight (rate mode).")
     rate_rps: float | None = Field(None, description="Target arrival rate in rate mode.")
     requests: int = Field(..., description="Requests sent and finished (successfully or not) at this level.")
     completed: int
@@ -84,17 +82,11 @@ class LevelStats(BaseModel):
     itl_ms: Percentiles
     tpot_ms: Percentiles
     e2e_ms: Percentiles
-    client_queue_ms: Percentiles = Field(
-        ..., description="Intended -> actual send time: the client's own delay."
-    )
+    client_queue_ms: Percentiles = Field(..., description="Intended -> actual send time: the client's own delay.")
     loop_lag_ms: Percentiles = Field(..., description="Event-loop lag sampled during the level.")
-    token_counts_from: str = Field(
-        "usage", description="'usage' (server counts), 'chunks' (counted), or 'mixed'."
-    )
+    token_counts_from: str = Field("usage", description="'usage' (server counts), 'chunks' (counted), or 'mixed'.")
     interrupted: bool = False
-    client_bound: bool = Field(
-        False, description="True when the client's own delays were large enough to matter."
-    )
+    client_bound: bool = Field(False, description="True when the client's own delays were large enough to matter.")
 
 
 class LoadTestResult(BaseModel):
@@ -112,9 +104,7 @@ class LoadTestResult(BaseModel):
         return {
             "interrupted": self.interrupted,
             "levels": [
-                level.model_dump(
-                    exclude={"ttft_ms", "itl_ms", "tpot_ms", "e2e_ms", "client_queue_ms", "loop_lag_ms"}
-                )
+                level.model_dump(exclude={"ttft_ms", "itl_ms", "tpot_ms", "e2e_ms", "client_queue_ms", "loop_lag_ms"})
                 | {
                     "p95_e2e_ms": level.e2e_ms.p95,
                     "p50_ttft_ms": level.ttft_ms.median,

@@ -159,9 +159,7 @@ def _ttft(plt: Any, report: ComparisonReport, path: Path) -> str | None:
     ax.set_yscale("log")
     ax.grid(alpha=0.3, axis="y", which="both")
     ax.legend(loc="upper left", frameon=False)
-    ax.set_title(
-        "Time to first token per request (box: p25-p75, line: median, whiskers: p5-p95)", fontsize=10
-    )
+    ax.set_title("Time to first token per request (box: p25-p75, line: median, whiskers: p5-p95)", fontsize=10)
     fig.suptitle("TTFT distribution by concurrency", fontweight="bold")
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -22,9 +22,7 @@ def models_path(api: str) -> str:
 async def preflight(session: aiohttp.ClientSession, workload: Workload, headers: dict[str, str]) -> list[str]:
     """Return the models the server lists; raise ServerError (one clear line) when a run cannot make sense."""
     url = workload.url + models_path(workload.api)
-    timeout = aiohttp.ClientTimeout(
-        total=workload.connect_timeout_s + 10, sock_connect=workload.connect_timeout_s
-    )
+    timeout = aiohttp.ClientTimeout(total=workload.connect_timeout_s + 10, sock_connect=workload.connect_timeout_s)
     try:
         async with session.get(url, headers=headers, timeout=timeout) as resp:
             status, body = resp.status, await resp.read()
@@ -42,9 +40,7 @@ async def preflight(session: aiohttp.ClientSession, workload: Workload, headers:
             url=workload.url,
         ) from exc
     except aiohttp.ClientError as exc:
-        raise ServerUnreachable(
-            f"cannot talk to {url}: {exc.__class__.__name__}: {exc}", url=workload.url
-        ) from exc
+        raise ServerUnreachable(f"cannot talk to {url}: {exc.__class__.__name__}: {exc}", url=workload.url) from exc
     head = body[:512].lstrip().lower()
     if "text/html" in content_type or head.startswith((b"<!doctype html", b"<html")):
         raise ServerError(

@@ -60,17 +60,13 @@ def load_prompts(path: Path) -> list[str]:
             continue
         text = _prompt_text(item)
         if text is None:
-            problems.append(
-                f"{path}:{number}: expected an object with a non-empty 'prompt', 'text' or 'messages'"
-            )
+            problems.append(f"{path}:{number}: expected an object with a non-empty 'prompt', 'text' or 'messages'")
             continue
         prompts.append(text)
     if problems:
         raise ConfigError(problems[:20], str(path))
     if not prompts:
-        raise ConfigError(
-            [f"prompts file {path}: holds no prompts; expected one JSON object per line"], str(path)
-        )
+        raise ConfigError([f"prompts file {path}: holds no prompts; expected one JSON object per line"], str(path))
     return prompts
 
 
@@ -94,9 +90,7 @@ def _prompt_text(item: object) -> str | None:
 
 def prompt_sequence(prompts: list[str] | None, prompts_file: Path | None, seed: int) -> list[str]:
     """The prompts of a run in the order they are sent (cycled by the runner)."""
-    chosen = (
-        list(prompts) if prompts else load_prompts(prompts_file) if prompts_file else list(BUILTIN_PROMPTS)
-    )
+    chosen = list(prompts) if prompts else load_prompts(prompts_file) if prompts_file else list(BUILTIN_PROMPTS)
     chosen = [p for p in chosen if p.strip()]
     random.Random(seed).shuffle(chosen)
     return chosen

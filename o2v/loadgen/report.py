@@ -22,9 +22,7 @@ if TYPE_CHECKING:
 def fmt_ms(value: float | None) -> str:
     if value is None:
         return "-"
-    return (
-        f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
-    )
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
 
 
 def _level_name(level: LevelStats) -> str:

@@ -119,7 +119,8 @@ class Runner:
 
     async def rate_level(self, level: int, rate: float, cap: int, total: int, records: list[Record]) -> None:
         """Open-loop arrivals at ``rate`` (Poisson or constant); ``cap`` > 0 limits requests in flight."""
-        rng = random.Random(self.workload.seed * 1_000_003 + level)
+        w = self.workload
+        offsets = arrival_offsets(rate, total, poisson=w.poisson, seed=w.seed, level=level, ramp_s=w.ramp_up_s)
         limit = asyncio.Semaphore(cap) if cap else None
         start = perf_counter()
         tasks: list[asyncio.Task[None]] = []
@@ -132,10 +133,8 @@ class Runner:
                 await self.send(record)
 
         async def arrivals() -> None:
-            at = 0.0
-            for _ in range(total):
-                at += rng.expovariate(rate) if self.workload.poisson else 1.0 / rate
-                intended = start + ramped(at, self.workload.ramp_up_s)
+            for offset in offsets:
+                intended = start + offset
                 delay = intended - perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
@@ -187,9 +186,19 @@ class Runner:
         rest = [Record(level=-1, intended_s=perf_counter()) for _ in range(count - 1)]
         await asyncio.gather(*(self.send(r) for r in rest))
         failed = [r for r in [first, *rest] if r.error_kind]
-        return (
-            [f"{len(failed)} of {count} warm-up requests failed ({failed[0].error_kind})"] if failed else []
-        )
+        return [f"{len(failed)} of {count} warm-up requests failed ({failed[0].error_kind})"] if failed else []
+
+
+def arrival_offsets(
+    rate: float, count: int, *, poisson: bool, seed: int, level: int, ramp_s: float = 0.0
+) -> list[float]:
+    """Send times (seconds after the level starts): the same seed and level always give the same schedule."""
+    rng = random.Random(seed * 1_000_003 + level)
+    offsets, at = [], 0.0
+    for _ in range(count):
+        at += rng.expovariate(rate) if poisson else 1.0 / rate
+        offsets.append(ramped(at, ramp_s))
+    return offsets
 
 
 def ramped(at: float, ramp_s: float) -> float:

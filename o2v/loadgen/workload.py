@@ -26,18 +26,12 @@ class Workload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(..., description="Server base URL; a trailing / or /v1 is stripped.")
-    api: Api = Field(
-        "openai", description="'openai': /v1/chat/completions (SSE); 'ollama': /api/chat (NDJSON)."
-    )
+    api: Api = Field("openai", description="'openai': /v1/chat/completions (SSE); 'ollama': /api/chat (NDJSON).")
     model: str = Field(..., min_length=1, description="Model name as the server knows it.")
     backend: Literal["ollama", "vllm"] = Field("vllm", description="Which server this is, for the samples.")
-    source: Literal["loadtest", "probe"] = Field(
-        "loadtest", description="Sample source recorded in the store."
-    )
+    source: Literal["loadtest", "probe"] = Field("loadtest", description="Sample source recorded in the store.")
     client: str = Field("o2v-loadgen", description="Client name recorded on every sample.")
-    concurrency: list[int] = Field(
-        default_factory=lambda: list(DEFAULT_LEVELS), description="Levels to sweep."
-    )
+    concurrency: list[int] = Field(default_factory=lambda: list(DEFAULT_LEVELS), description="Levels to sweep.")
     requests_per_level: int = Field(
         MIN_REQUESTS_FOR_P95,
         ge=1,
@@ -52,24 +46,18 @@ class Workload(BaseModel):
         default_factory=list,
         description="Arrival rates (requests/s) to sweep in 'rate' mode; one level each.",
     )
-    poisson: bool = Field(
-        True, description="Rate mode: exponential gaps (Poisson arrivals), else constant gaps."
-    )
+    poisson: bool = Field(True, description="Rate mode: exponential gaps (Poisson arrivals), else constant gaps.")
     max_concurrency: int | None = Field(
         None, ge=1, le=100_000, description="Rate mode: cap on requests in flight; late ones wait for a slot."
     )
-    seed: int = Field(
-        0, description="Seed for prompt order and Poisson gaps: the same seed sends the same run."
-    )
+    seed: int = Field(0, description="Seed for prompt order and Poisson gaps: the same seed sends the same run.")
     ramp_up_s: float = Field(
         0.0,
         ge=0,
         le=3600,
         description="Concurrency mode: start slots evenly over this time; rate mode: ramp the rate.",
     )
-    warmup_requests: int = Field(
-        2, ge=0, le=10_000, description="Unmeasured requests sent before the first level."
-    )
+    warmup_requests: int = Field(2, ge=0, le=10_000, description="Unmeasured requests sent before the first level.")
     max_tokens: int = Field(128, ge=1, le=1_000_000, description="Output tokens requested per request.")
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
     top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling; server default when empty.")
@@ -78,17 +66,11 @@ class Workload(BaseModel):
     )
     request_timeout_s: float = Field(120.0, gt=0, le=86_400, description="Per-request total timeout.")
     connect_timeout_s: float = Field(10.0, gt=0, le=600, description="Per-request connect timeout.")
-    prompts: list[str] | None = Field(
-        None, description="Prompts to cycle through; the built-in set when empty."
-    )
+    prompts: list[str] | None = Field(None, description="Prompts to cycle through; the built-in set when empty.")
     prompts_file: Path | None = Field(None, description="JSONL prompts file ({'prompt': ...} per line).")
-    api_key: SecretStr | None = Field(
-        None, description="Bearer token sent as Authorization (vLLM --api-key)."
-    )
+    api_key: SecretStr | None = Field(None, description="Bearer token sent as Authorization (vLLM --api-key).")
     preflight: bool = Field(True, description="Check URL, API type and model once before sending any load.")
-    slo_ttft_ms: float | None = Field(
-        None, gt=0, description="Goodput SLO on time to first token; none when empty."
-    )
+    slo_ttft_ms: float | None = Field(None, gt=0, description="Goodput SLO on time to first token; none when empty.")
     slo_tpot_ms: float | None = Field(None, gt=0, description="Goodput SLO on time per output token.")
     slo_e2e_ms: float | None = Field(None, gt=0, description="Goodput SLO on end-to-end latency.")
 
@@ -139,11 +121,7 @@ class Workload(BaseModel):
         return [(c, None) for c in self.concurrency]
 
     def requests_for(self, concurrency: int) -> int:
-        return (
-            max(self.requests_per_level, concurrency)
-            if self.mode == "concurrency"
-            else self.requests_per_level
-        )
+        return max(self.requests_per_level, concurrency) if self.mode == "concurrency" else self.requests_per_level
 
     def warnings(self) -> list[str]:
         """Problems that do not stop the run but weaken its figures; printed first and kept in the result."""
@@ -159,9 +137,7 @@ class Workload(BaseModel):
         return "/api/chat" if self.api == "ollama" else "/v1/chat/completions"
 
 
-def workload_from_settings(
-    settings: Any, *, url: str, api: Api, model: str, backend: str, **extra: Any
-) -> Workload:
+def workload_from_settings(settings: Any, *, url: str, api: Api, model: str, backend: str, **extra: Any) -> Workload:
     """The configured load-test section applied to one server: both sides of a comparison get one load."""
     lt = settings.loadtest
     fields: dict[str, Any] = {
