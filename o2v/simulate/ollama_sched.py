@@ -103,9 +103,10 @@ class Scheduler:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            item = self._pending[0]
+            # Taken off the queue before a load, as Ollama's scheduler reads its channel: the request
+            # being loaded no longer counts against OLLAMA_MAX_QUEUE, the ones behind it do.
+            item = self._pending.popleft()
             if item.future.done():  # the client left while queued
-                self._pending.popleft()
                 continue
             runner = self.runners.get(item.model.full_name)
             load_s = 0.0
@@ -117,7 +118,6 @@ class Scheduler:
                 await self._load(item.model)
                 load_s = time.monotonic() - t0
                 runner = self.runners[item.model.full_name]
-            self._pending.popleft()
             if item.future.done():
                 continue
             runner.refs += 1
