@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import OLLAMA_MODEL, faults
 
 from o2v.errors import ServerHTTPError, StreamInterrupted
 from o2v.servers import AsyncOllamaClient, OllamaClient
 from o2v.simulate.process import SimulatorProcess
+
+from .sims import OLLAMA_MODEL, faults
 
 MSGS = [{"role": "user", "content": "Why is the queue long?"}]
 

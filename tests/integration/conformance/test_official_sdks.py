@@ -6,9 +6,10 @@ from __future__ import annotations
 import ollama
 import openai
 import pytest
-from conftest import API_KEY, OLLAMA_MODEL, VLLM_MAX_LEN, VLLM_MODEL, Target, faults
 
 from o2v.simulate.process import SimulatorProcess
+
+from .sims import API_KEY, OLLAMA_MODEL, VLLM_MAX_LEN, VLLM_MODEL, Target, faults
 
 MSGS = [{"role": "user", "content": "Tell me about GPUs."}]
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import Target, faults
 
 from o2v.errors import ServerHTTPError, ServerTimeout, StreamInterrupted
 from o2v.servers import AsyncOpenAIClient, OpenAIClient
+
+from .sims import Target, faults
 
 MSGS = [{"role": "user", "content": "Say something about queues."}]
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import API_KEY, VLLM_MAX_LEN, VLLM_MODEL
 
 from o2v.errors import ServerHTTPError
 from o2v.servers import OpenAIClient
 from o2v.simulate.process import SimulatorProcess
+
+from .sims import API_KEY, VLLM_MAX_LEN, VLLM_MODEL
 
 MSGS = [{"role": "user", "content": "hello"}]
 
