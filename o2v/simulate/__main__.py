@@ -46,17 +46,11 @@ def _env(name: str, default: str) -> str:
 
 def _timing_flags(p: argparse.ArgumentParser, ttft: float, itl: float) -> None:
     g = p.add_argument_group("token timing (milliseconds)")
-    g.add_argument(
-        "--ttft-ms", type=_float, default=ttft, help=f"fixed prefill time before the first token ({ttft})"
-    )
+    g.add_argument("--ttft-ms", type=_float, default=ttft, help=f"fixed prefill time before the first token ({ttft})")
     rate = g.add_mutually_exclusive_group()
-    rate.add_argument(
-        "--itl-ms", type=_float, default=None, help=f"time between tokens of one stream ({itl})"
-    )
+    rate.add_argument("--itl-ms", type=_float, default=None, help=f"time between tokens of one stream ({itl})")
     rate.add_argument("--tokens-per-s", type=_float, default=None, help="alternative to --itl-ms")
-    g.add_argument(
-        "--prompt-token-ms", type=_float, default=0.05, help="prefill cost per prompt token (0.05)"
-    )
+    g.add_argument("--prompt-token-ms", type=_float, default=0.05, help="prefill cost per prompt token (0.05)")
     g.add_argument(
         "--response-tokens",
         type=_int,
@@ -93,9 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="idle time before unload: Go duration or seconds; negative = forever ($OLLAMA_KEEP_ALIVE)",
     )
     o.add_argument("--num-ctx", type=_int, default=int(_env("OLLAMA_CONTEXT_LENGTH", "4096") or 4096))
-    o.add_argument(
-        "--load-ms", type=_float, default=0.0, help="model load time on first use / after expiry (0)"
-    )
+    o.add_argument("--load-ms", type=_float, default=0.0, help="model load time on first use / after expiry (0)")
     o.add_argument("--catalog", default=None, help="YAML/JSON model catalog (default: llama3.1:8b Q4_K_M)")
     o.add_argument("--model", action="append", default=[], help="add a model by name (repeatable)")
     o.add_argument("--version-string", default=None, help="what /api/version reports")

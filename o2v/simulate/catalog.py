@@ -158,9 +158,7 @@ def default_catalog() -> Catalog:
 def load_catalog(path: str | Path | None, extra_names: list[str] | None = None) -> Catalog:
     """Read a catalog file (YAML or JSON) and add ``--model`` names; problems raise ConfigError (one line)."""
     if path is None:
-        catalog = (
-            default_catalog() if not extra_names else Catalog(models=[CatalogModel(name=extra_names[0])])
-        )
+        catalog = default_catalog() if not extra_names else Catalog(models=[CatalogModel(name=extra_names[0])])
         names = extra_names[1:] if extra_names else []
     else:
         p = Path(path)
@@ -174,9 +172,7 @@ def load_catalog(path: str | Path | None, extra_names: list[str] | None = None) 
             raw = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
         except (json.JSONDecodeError, yaml.YAMLError) as exc:
             first = str(exc).splitlines()[0]
-            raise ConfigError(
-                [f"catalog {p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {first}"]
-            ) from exc
+            raise ConfigError([f"catalog {p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {first}"]) from exc
         if isinstance(raw, list):
             raw = {"models": raw}
         try:

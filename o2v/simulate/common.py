@@ -196,10 +196,7 @@ class Faults(BaseModel):
 
     def active(self) -> bool:
         return bool(
-            self.error_rate
-            or self.added_latency_ms
-            or self.disconnect_after_chunks is not None
-            or self.stall_ms
+            self.error_rate or self.added_latency_ms or self.disconnect_after_chunks is not None or self.stall_ms
         )
 
 

@@ -77,9 +77,7 @@ class OllamaConfig:
 class OllamaSim:
     """Everything one Ollama simulator process holds."""
 
-    def __init__(
-        self, cfg: OllamaConfig, state: SimState, catalog: Catalog, logs: OllamaLogs | None = None
-    ) -> None:
+    def __init__(self, cfg: OllamaConfig, state: SimState, catalog: Catalog, logs: OllamaLogs | None = None) -> None:
         self.cfg = cfg
         self.state = state
         self.catalog = catalog
@@ -121,9 +119,7 @@ async def gin_middleware(request: web.Request, handler: Any) -> web.StreamRespon
         raise
     finally:
         if not request.path.startswith("/_sim/"):
-            sim.logs.access(
-                status, time.perf_counter() - t0, request.remote or "", request.method, request.path_qs
-            )
+            sim.logs.access(status, time.perf_counter() - t0, request.remote or "", request.method, request.path_qs)
 
 
 async def _openai(request: web.Request, chat: bool) -> web.StreamResponse:
@@ -181,9 +177,7 @@ async def openai_model(request: web.Request) -> web.Response:
     name = request.match_info["model"]
     model = sim.find(name)
     if model is None:
-        return json_response(
-            sim.style.error_body(BadRequest(f"model '{name}' not found", status=404)), status=404
-        )
+        return json_response(sim.style.error_body(BadRequest(f"model '{name}' not found", status=404)), status=404)
     return json_response(_model_card(model.full_name, int(model.modified_at.timestamp())))
 
 
@@ -204,8 +198,7 @@ async def openai_embeddings(request: web.Request) -> web.Response:
         )
     inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
     data = [
-        {"object": "embedding", "embedding": embedding_vector(str(x), model), "index": i}
-        for i, x in enumerate(inputs)
+        {"object": "embedding", "embedding": embedding_vector(str(x), model), "index": i} for i, x in enumerate(inputs)
     ]
     tokens = sum(len(str(x).split()) for x in inputs)
     return json_response(

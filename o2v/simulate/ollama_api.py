@@ -42,9 +42,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
             raise _Refuse(400, f"invalid character '{bad}' looking for beginning of value") from exc
         raise _Refuse(400, "unexpected EOF") from exc
     if not isinstance(body, dict):
-        kind = {list: "array", str: "string", int: "number", float: "number", bool: "bool"}.get(
-            type(body), "value"
-        )
+        kind = {list: "array", str: "string", int: "number", float: "number", bool: "bool"}.get(type(body), "value")
         raise _Refuse(400, f"json: cannot unmarshal {kind} into Go value of type api.Request")
     return body
 
@@ -64,9 +62,7 @@ def _model(request: web.Request, body: dict[str, Any], *, required_msg: str | No
 def _options(body: dict[str, Any]) -> dict[str, Any]:
     opts = body.get("options") or {}
     if not isinstance(opts, dict):
-        raise _Refuse(
-            400, "json: cannot unmarshal into Go struct field .options of type map[string]interface {}"
-        )
+        raise _Refuse(400, "json: cannot unmarshal into Go struct field .options of type map[string]interface {}")
     return opts
 
 
@@ -97,9 +93,7 @@ async def api_generate(request: web.Request) -> web.StreamResponse:
         prompt = body.get("prompt") or ""
         system = body.get("system") or ""
         if not isinstance(prompt, str) or not isinstance(system, str):
-            raise _Refuse(
-                400, "json: cannot unmarshal into Go struct field GenerateRequest.prompt of type string"
-            )
+            raise _Refuse(400, "json: cannot unmarshal into Go struct field GenerateRequest.prompt of type string")
         gen = GenerationRequest(
             api="generate",
             model=model,
@@ -129,9 +123,7 @@ async def api_chat(request: web.Request) -> web.StreamResponse:
         opts = _options(body)
         messages = body.get("messages") or []
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-            raise _Refuse(
-                400, "json: cannot unmarshal into Go struct field ChatRequest.messages of type []api.Message"
-            )
+            raise _Refuse(400, "json: cannot unmarshal into Go struct field ChatRequest.messages of type []api.Message")
         text = "\n".join(f"{m.get('role', '')}: {m.get('content') or ''}" for m in messages)
         tokens = 1 + sum(4 + count_tokens(str(m.get("content") or "")) for m in messages) + 3
         gen = GenerationRequest(
@@ -310,9 +302,7 @@ async def api_create(request: web.Request) -> web.Response:
     sim = request.app[SIM]
     try:
         body = await _body(request)
-        source = _model(
-            request, {"model": body.get("from")}, required_msg="neither 'from' or 'files' was specified"
-        )
+        source = _model(request, {"model": body.get("from")}, required_msg="neither 'from' or 'files' was specified")
     except _Refuse as exc:
         return _err(exc.status, exc.message)
     name = str(body.get("model") or body.get("name") or "")

@@ -106,9 +106,7 @@ async def generate(request: web.Request, sim: OllamaSim, gen: GenerationRequest)
             await runner.sem.acquire()
         except asyncio.CancelledError:
             what = "chat" if gen.api in ("chat", "openai_chat") else "completion"
-            sim.logs.app(
-                "INFO", "server.go:1155", f"aborting {what} request due to client closing the connection"
-            )
+            sim.logs.app("INFO", "server.go:1155", f"aborting {what} request due to client closing the connection")
             raise
         slot = True
         state.stats.waiting -= 1
@@ -143,9 +141,7 @@ async def _run(
     loop = asyncio.get_running_loop()
     prompt_tokens = min(gen.prompt_tokens, runner.num_ctx)  # Ollama truncates silently
     limit = gen.num_predict if gen.num_predict is not None and gen.num_predict >= 0 else None
-    ids, reason = generate_token_ids(
-        state.answer_seed(gen.seed, gen.prompt_text), timing.response_tokens, limit
-    )
+    ids, reason = generate_token_ids(state.answer_seed(gen.seed, gen.prompt_text), timing.response_tokens, limit)
     t_start = loop.time()
     prefill_s = (timing.ttft_ms + prompt_tokens * timing.prompt_token_ms + faults.added_latency_ms) / 1000.0
     itl_s = timing.itl_ms / 1000.0
@@ -172,9 +168,7 @@ async def _run(
         if gen.openai is not None:
             return json_response(gen.openai.whole(text, reason, len(ids)))
         ctx = list(range(prompt_tokens + len(ids))) if gen.api == "generate" else None
-        return json_response(
-            final_object(gen, state.clock.rfc3339_nano(), text, reason, metrics(loop.time()), ctx)
-        )
+        return json_response(final_object(gen, state.clock.rfc3339_nano(), text, reason, metrics(loop.time()), ctx))
 
     resp = web.StreamResponse(status=200)
     resp.content_type = "text/event-stream" if gen.openai is not None else "application/x-ndjson"

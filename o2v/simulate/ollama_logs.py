@@ -51,7 +51,7 @@ class OllamaLogs:
     def access(self, status: int, latency_s: float, client_ip: str, method: str, path: str) -> None:
         stamp = time.strftime("%Y/%m/%d - %H:%M:%S")
         latency = go_duration(latency_s)
-        line = f'[GIN] {stamp} | {status:3d} | {latency:>13} | {client_ip:>15} | {method:<7} "{path}"'
+        line = f'[GIN] {stamp} | {status:3d} | {latency:>13} | {client_ip:>15} | {method:<7}  "{path}"'
         self.out.write(line + "\n")
         self.out.flush()
 

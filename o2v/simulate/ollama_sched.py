@@ -91,9 +91,7 @@ class Scheduler:
         if len(self._pending) >= self.max_queue:
             raise QueueFull
         fut: asyncio.Future[tuple[Runner, float]] = asyncio.get_running_loop().create_future()
-        self._pending.append(
-            _Pending(model, self.default_keep_alive_s if keep_alive_s is None else keep_alive_s, fut)
-        )
+        self._pending.append(_Pending(model, self.default_keep_alive_s if keep_alive_s is None else keep_alive_s, fut))
         self._wake.set()
         return await fut  # cancelled with the handler when the client goes away
 

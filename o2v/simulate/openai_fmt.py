@@ -45,9 +45,7 @@ class OpenAIStyle:
                 "param": exc.param,
                 "code": exc.status,
             }
-        return {
-            "error": {"message": exc.message, "type": exc.err_type, "param": exc.param, "code": exc.status}
-        }
+        return {"error": {"message": exc.message, "type": exc.err_type, "param": exc.param, "code": exc.status}}
 
 
 @dataclass
@@ -101,9 +99,7 @@ def parse_request(body: object, chat: bool) -> OpenAIRequest:
         raise BadRequest("Stream options can only be defined when `stream=True`.", param="stream_options")
     opts = opts if isinstance(opts, dict) else {}
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-    if max_tokens is not None and (
-        not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0
-    ):
+    if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0):
         raise BadRequest("max_tokens: Input should be a valid non-negative integer", param="max_tokens")
     temperature = body.get("temperature")
     if temperature is not None and not isinstance(temperature, int | float):

@@ -265,12 +265,7 @@ def build_app(sim: VLLMSim) -> web.Application:
         last_p, last_g = 0, 0
         while True:
             await asyncio.sleep(10.0)
-            if (
-                m.prompt_tokens == last_p
-                and m.generation_tokens == last_g
-                and not m.running
-                and not m.waiting
-            ):
+            if m.prompt_tokens == last_p and m.generation_tokens == last_g and not m.running and not m.waiting:
                 continue
             log(
                 f"Engine 000: Avg prompt throughput: {(m.prompt_tokens - last_p) / 10:.1f} tokens/s, "

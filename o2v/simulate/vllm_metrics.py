@@ -145,12 +145,8 @@ class Metrics:
         lines += self._gauge(
             "vllm:num_requests_running", "Number of requests in model execution batches.", self.running
         )
-        lines += self._gauge(
-            "vllm:num_requests_waiting", "Number of requests waiting to be processed.", self.waiting
-        )
-        lines += self._gauge(
-            "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", self.kv_usage
-        )
+        lines += self._gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", self.waiting)
+        lines += self._gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", self.kv_usage)
         if self.legacy_names:
             lines += self._gauge(
                 "vllm:gpu_cache_usage_perc", "GPU KV-cache usage. 1 means 100 percent usage.", self.kv_usage
@@ -158,9 +154,7 @@ class Metrics:
         lines += self._counter(
             "vllm:num_preemptions", "Cumulative number of preemption from the engine.", self.preemptions
         )
-        lines += self._counter(
-            "vllm:prompt_tokens", "Number of prefill tokens processed.", self.prompt_tokens
-        )
+        lines += self._counter("vllm:prompt_tokens", "Number of prefill tokens processed.", self.prompt_tokens)
         lines += self._counter(
             "vllm:generation_tokens", "Number of generation tokens processed.", self.generation_tokens
         )
@@ -169,9 +163,7 @@ class Metrics:
             "# TYPE vllm:request_success_total counter",
         ]
         for reason, count in self.success.items():
-            lines.append(
-                f'vllm:request_success_total{{{self.labels},finished_reason="{reason}"}} {float(count)}'
-            )
+            lines.append(f'vllm:request_success_total{{{self.labels},finished_reason="{reason}"}} {float(count)}')
         lines += self._hist(
             "vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", self.ttft
         )
@@ -202,10 +194,6 @@ class Metrics:
             "Histogram of time spent in DECODE phase for request.",
             self.decode,
         )
-        lines += self._hist(
-            "vllm:request_prompt_tokens", "Number of prefill tokens processed.", self.prompt_hist
-        )
-        lines += self._hist(
-            "vllm:request_generation_tokens", "Number of generation tokens processed.", self.gen_hist
-        )
+        lines += self._hist("vllm:request_prompt_tokens", "Number of prefill tokens processed.", self.prompt_hist)
+        lines += self._hist("vllm:request_generation_tokens", "Number of generation tokens processed.", self.gen_hist)
         return "\n".join(lines) + "\n"

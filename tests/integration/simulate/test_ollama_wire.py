@@ -14,7 +14,7 @@ import pytest
 from o2v.simulate.process import SimulatorProcess
 
 MODEL = "llama3.1:8b"
-GIN = re.compile(r"^\[GIN\] \d{4}/\d{2}/\d{2} - \d{2}:\d{2}:\d{2} \| (\d{3}) \| +\S+ \| +[\d.:a-f]+ \| (\S+) +\"(.+)\"$")
+GIN = re.compile(r'^\[GIN\] \d{4}/\d{2}/\d{2} - \d{2}:\d{2}:\d{2} \| (\d{3}) \| +\S+ \| +[\d.:a-f]+ \| (\S+) +"(.+)"$')
 
 
 @pytest.fixture(scope="module")

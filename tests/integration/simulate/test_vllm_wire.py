@@ -103,11 +103,21 @@ def test_invalid_json_is_400_not_422(client: httpx.Client) -> None:
 def test_metrics_names_and_histograms(client: httpx.Client) -> None:
     client.post("/v1/completions", json={"prompt": "hi", "max_tokens": 2})
     text = client.get("/metrics").text
-    for name in ("vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc",
-                 "vllm:prompt_tokens_total", "vllm:generation_tokens_total", "vllm:num_preemptions_total"):
+    for name in (
+        "vllm:num_requests_running",
+        "vllm:num_requests_waiting",
+        "vllm:kv_cache_usage_perc",
+        "vllm:prompt_tokens_total",
+        "vllm:generation_tokens_total",
+        "vllm:num_preemptions_total",
+    ):
         assert f"\n{name}{{" in text or text.startswith(name), name
-    for hist in ("vllm:time_to_first_token_seconds", "vllm:inter_token_latency_seconds",
-                 "vllm:e2e_request_latency_seconds", "vllm:request_queue_time_seconds"):
+    for hist in (
+        "vllm:time_to_first_token_seconds",
+        "vllm:inter_token_latency_seconds",
+        "vllm:e2e_request_latency_seconds",
+        "vllm:request_queue_time_seconds",
+    ):
         assert f"# TYPE {hist} histogram" in text
         assert f'{hist}_bucket{{engine="0",model_name="llama-8b",le="+Inf"}}' in text
     assert 'vllm:request_success_total{engine="0",model_name="llama-8b",finished_reason="length"}' in text
