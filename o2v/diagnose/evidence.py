@@ -109,6 +109,9 @@ def not_concurrency_findings(
     *, service_ms: float | None, slow_alone_s: float, log: LogSummary | None, max_reloads_per_day: float
 ) -> list[Finding]:
     findings: list[Finding] = []
+    if service_ms is not None and log is not None and log.model_loads and log.inference_requests:
+        # Requests that paid for a model load look slow alone; take the average load out first.
+        service_ms = max(0.0, service_ms - log.model_load_s_total / log.inference_requests * 1000)
     if service_ms is not None and service_ms >= slow_alone_s * 1000:
         findings.append(Finding(
             kind="slow_at_concurrency_1",
@@ -129,7 +132,8 @@ def not_concurrency_findings(
                 fix="raise OLLAMA_KEEP_ALIVE (e.g. 1h, or -1 to keep models loaded) or send keep_alive with "
                     "requests; this is configuration, not concurrency",
             ))
-    return findings
+    # Reloads first: they also make requests look slow alone, so they are the cause to fix first.
+    return sorted(findings, key=lambda f: f.kind != "keep_alive_reloads")
 
 
 def decide(
