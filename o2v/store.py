@@ -1,176 +1,59 @@
-"""The results store: request samples, load-test runs, the phase ledger and the audit log.
+"""The results store: request samples, load-test runs, the phase ledger, the audit log and small state.
 
 SQLAlchemy 2 over any URL; the default is a SQLite file under ``.o2v/`` in WAL mode so that readers (the
-Prefect UI's artifacts, ``o2v diagnose``) never block the writers. Samples arrive from many coroutines at once
-(the load generator, the gateway); ``SampleWriter`` batches them so that no row is lost and the database sees a
-few large inserts instead of thousands of small ones.
+Prefect UI's artifacts, ``o2v diagnose``) never block the writers. PostgreSQL works the same way
+(``postgresql://user:pass@host/db``; psycopg 3 is the driver installed). Samples arrive from many coroutines at
+once (the load generator, the gateway); ``SampleWriter`` batches them so that no row is lost and the database
+sees a few large inserts instead of thousands of small ones. Every database failure surfaces as ``StoreError``
+with the URL (password hidden) and what to check.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
-from sqlalchemy import (
-    JSON,
-    DateTime,
-    Float,
-    Index,
-    Integer,
-    String,
-    Text,
-    create_engine,
-    event,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
 
 from o2v.errors import StoreError
+from o2v.store_schema import (
+    AuditEntry,
+    AuditRow,
+    Backend,
+    Base,
+    LedgerEntry,
+    LedgerRow,
+    LoadTestRunRecord,
+    LoadTestRunRow,
+    PhaseStatus,
+    RequestSample,
+    SampleRow,
+    Source,
+    StateRow,
+    as_utc,
+    utcnow,
+)
+from o2v.store_writer import SampleWriter
 
-Source = Literal["probe", "loadtest", "gateway", "log", "smoke"]
-Backend = Literal["ollama", "vllm"]
-PhaseStatus = Literal["running", "succeeded", "failed", "skipped"]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class RequestSample(BaseModel):
-    """One request as seen by a client, a probe, the gateway or Ollama's access log."""
-
-    time: datetime = Field(default_factory=utcnow, description="When the request was sent (UTC).")
-    source: Source
-    backend: Backend
-    client: str = ""
-    model: str = ""
-    status: int = Field(200, description="HTTP status; 0 when no response arrived (timeout, refused).")
-    ttft_ms: float | None = None
-    e2e_ms: float | None = None
-    output_tokens: int | None = None
-    error_kind: str | None = Field(None, description="None when OK; else e.g. http_503, timeout, disconnect.")
-    run_id: str | None = Field(None, description="Load-test run or probe sweep this sample belongs to.")
-    concurrency: int | None = Field(None, description="Concurrency level the request was sent at, when known.")
-
-    @property
-    def ok(self) -> bool:
-        return self.error_kind is None and 200 <= self.status < 400
-
-
-class LoadTestRunRecord(BaseModel):
-    run_id: str
-    started: datetime = Field(default_factory=utcnow)
-    finished: datetime | None = None
-    backend: Backend
-    url: str
-    model: str
-    mode: str = "concurrency"
-    summary: dict[str, Any] = Field(default_factory=dict)
-
-
-class LedgerEntry(BaseModel):
-    migration_id: str
-    phase: str
-    status: PhaseStatus
-    config_hash: str
-    result: dict[str, Any] | None = None
-    started: datetime
-    finished: datetime | None = None
-    error: str | None = None
-
-
-class AuditEntry(BaseModel):
-    time: datetime = Field(default_factory=utcnow)
-    actor: str
-    action: str
-    target: str = ""
-    detail: dict[str, Any] = Field(default_factory=dict)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class SampleRow(Base):
-    __tablename__ = "samples"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    source: Mapped[str] = mapped_column(String(16))
-    backend: Mapped[str] = mapped_column(String(16))
-    client: Mapped[str] = mapped_column(String(255), default="")
-    model: Mapped[str] = mapped_column(String(255), default="")
-    status: Mapped[int] = mapped_column(Integer)
-    ttft_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
-    e2e_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
-    output_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    error_kind: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    concurrency: Mapped[int | None] = mapped_column(Integer, nullable=True)
-
-    __table_args__ = (Index("ix_samples_source_backend_time", "source", "backend", "time"),)
-
-
-class LoadTestRunRow(Base):
-    __tablename__ = "loadtest_runs"
-    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    started: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    backend: Mapped[str] = mapped_column(String(16))
-    url: Mapped[str] = mapped_column(String(512))
-    model: Mapped[str] = mapped_column(String(255))
-    mode: Mapped[str] = mapped_column(String(32))
-    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
-
-
-class LedgerRow(Base):
-    __tablename__ = "phase_ledger"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    migration_id: Mapped[str] = mapped_column(String(64), index=True)
-    phase: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))
-    config_hash: Mapped[str] = mapped_column(String(64))
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    started: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
-
-
-class AuditRow(Base):
-    __tablename__ = "audit_log"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    actor: Mapped[str] = mapped_column(String(255))
-    action: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str] = mapped_column(String(255))
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
-
-
-class StateRow(Base):
-    """Small named state that must survive between flow runs (e.g. 'outgrown alert already sent')."""
-
-    __tablename__ = "state"
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    value: Mapped[dict[str, Any]] = mapped_column(JSON)
-    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
+__all__ = [
+    "AuditEntry", "Backend", "LedgerEntry", "LoadTestRunRecord", "PhaseStatus", "RequestSample", "SampleWriter",
+    "Source", "Store", "as_utc", "utcnow",
+]
 
 _SAMPLE_COLUMNS = tuple(RequestSample.model_fields)
+_SAMPLES = SampleRow.__table__
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes even for timezone=True columns; everything in o2v is UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+    # SQLite returns naive datetimes even for timezone=True columns; everything in o2v is stored as UTC.
+    return as_utc(value) if value is not None else None
 
 
 class Store:
@@ -180,10 +63,8 @@ class Store:
         self.url = url
         self.batch_size = batch_size
         self.engine = _make_engine(url)
-        try:
+        with self._errors("creating the tables in"):
             Base.metadata.create_all(self.engine)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open the results store at {_safe(url)}: {exc.__class__.__name__}: {exc}") from exc
 
     @classmethod
     def from_settings(cls, settings: Any) -> Store:
@@ -192,11 +73,19 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- samples ----------------------------------------------------------------------------------------------
     def add_samples(self, samples: Iterable[RequestSample]) -> int:
-        rows = [s.model_dump() for s in samples]
+        """Insert samples in batches of ``batch_size``, each batch one transaction; return how many."""
+        rows = [s.model_dump() | {"time": as_utc(s.time)} for s in samples]
         for start in range(0, len(rows), self.batch_size):
-            self._execute(insert(SampleRow), rows[start : start + self.batch_size])
+            with self._errors("writing samples to"), self.engine.begin() as conn:
+                conn.execute(insert(SampleRow), rows[start : start + self.batch_size])
         return len(rows)
 
     def samples(
@@ -209,53 +98,75 @@ class Store:
         until: datetime | None = None,
         limit: int | None = None,
     ) -> list[RequestSample]:
-        query = select(SampleRow).order_by(SampleRow.time, SampleRow.id)
-        if source is not None:
-            sources = [source] if isinstance(source, str) else list(source)
-            query = query.where(SampleRow.source.in_(sources))
-        if backend is not None:
-            query = query.where(SampleRow.backend == backend)
-        if run_id is not None:
-            query = query.where(SampleRow.run_id == run_id)
-        if since is not None:
-            query = query.where(SampleRow.time >= since)
-        if until is not None:
-            query = query.where(SampleRow.time < until)
+        """Samples in time order; ``since`` is inclusive, ``until`` exclusive."""
+        query = self._filtered(select(*(_SAMPLES.c[c] for c in _SAMPLE_COLUMNS)), source, backend, run_id, since, until)
+        query = query.order_by(_SAMPLES.c.time, _SAMPLES.c.id)
         if limit is not None:
             query = query.limit(limit)
-        with self._session() as conn:
-            rows = conn.execute(query).scalars().all()
-        return [
-            RequestSample.model_validate({c: getattr(r, c) for c in _SAMPLE_COLUMNS} | {"time": _aware(r.time)})
-            for r in rows
-        ]
+        with self._errors("reading samples from"), self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [RequestSample.model_validate(dict(r) | {"time": _aware(r["time"])}) for r in rows]
 
-    def count_samples(self, **filters: Any) -> int:
-        return len(self.samples(**filters))
+    def count_samples(
+        self,
+        *,
+        source: str | Sequence[str] | None = None,
+        backend: str | None = None,
+        run_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        query = self._filtered(select(func.count()).select_from(_SAMPLES), source, backend, run_id, since, until)
+        with self._errors("counting samples in"), self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    @staticmethod
+    def _filtered(
+        query: Any,
+        source: str | Sequence[str] | None,
+        backend: str | None,
+        run_id: str | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> Any:
+        if source is not None:
+            query = query.where(_SAMPLES.c.source.in_([source] if isinstance(source, str) else list(source)))
+        if backend is not None:
+            query = query.where(_SAMPLES.c.backend == backend)
+        if run_id is not None:
+            query = query.where(_SAMPLES.c.run_id == run_id)
+        if since is not None:
+            query = query.where(_SAMPLES.c.time >= as_utc(since))
+        if until is not None:
+            query = query.where(_SAMPLES.c.time < as_utc(until))
+        return query
 
     def writer(self, *, flush_interval_s: float = 0.5) -> SampleWriter:
         return SampleWriter(self, flush_interval_s=flush_interval_s)
 
     # -- load-test runs ---------------------------------------------------------------------------------------
     def save_run(self, run: LoadTestRunRecord) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(LoadTestRunRow.__table__.delete().where(LoadTestRunRow.run_id == run.run_id))
-            conn.execute(insert(LoadTestRunRow), [run.model_dump(mode="json") | _times(run)])
+        """Insert or replace the run with this ``run_id``."""
+        row = run.model_dump(mode="json") | {
+            "started": as_utc(run.started), "finished": _aware(run.finished),
+        }
+        with self._errors("saving a load-test run to"), self.engine.begin() as conn:
+            conn.execute(delete(LoadTestRunRow).where(LoadTestRunRow.run_id == run.run_id))
+            conn.execute(insert(LoadTestRunRow), [row])
 
     def runs(self) -> list[LoadTestRunRecord]:
-        with self._session() as conn:
-            rows = conn.execute(select(LoadTestRunRow).order_by(LoadTestRunRow.started)).scalars().all()
+        with self._errors("reading load-test runs from"), self.engine.connect() as conn:
+            rows = conn.execute(select(LoadTestRunRow.__table__).order_by(LoadTestRunRow.started)).mappings().all()
         return [
-            LoadTestRunRecord(
-                run_id=r.run_id, started=_aware(r.started) or utcnow(), finished=_aware(r.finished),
-                backend=r.backend, url=r.url, model=r.model, mode=r.mode, summary=r.summary,  # type: ignore[arg-type]
+            LoadTestRunRecord.model_validate(
+                dict(r) | {"started": _aware(r["started"]), "finished": _aware(r["finished"])}
             )
             for r in rows
         ]
 
     # -- phase ledger -----------------------------------------------------------------------------------------
     def phase_started(self, migration_id: str, phase: str, config_hash: str) -> int:
-        with self.engine.begin() as conn:
+        with self._errors("writing the phase ledger to"), self.engine.begin() as conn:
             result = conn.execute(
                 insert(LedgerRow).values(
                     migration_id=migration_id, phase=phase, status="running", config_hash=config_hash,
@@ -268,23 +179,24 @@ class Store:
         self, entry_id: int, status: PhaseStatus, *, result: dict[str, Any] | None = None, error: str | None = None
     ) -> None:
         payload = json.loads(json.dumps(result, default=str)) if result is not None else None
-        with self.engine.begin() as conn:
-            conn.execute(
+        with self._errors("writing the phase ledger to"), self.engine.begin() as conn:
+            updated = conn.execute(
                 update(LedgerRow)
                 .where(LedgerRow.id == entry_id)
                 .values(status=status, result=payload, error=error, finished=utcnow())
             )
+        if updated.rowcount != 1:
+            raise StoreError(f"phase ledger entry {entry_id} does not exist in {_safe(self.url)}; "
+                             "call phase_started first and pass the id it returns")
 
     def ledger(self, migration_id: str) -> list[LedgerEntry]:
-        with self._session() as conn:
-            rows = conn.execute(
-                select(LedgerRow).where(LedgerRow.migration_id == migration_id).order_by(LedgerRow.id)
-            ).scalars().all()
+        query = select(LedgerRow.__table__).where(LedgerRow.migration_id == migration_id).order_by(LedgerRow.id)
+        with self._errors("reading the phase ledger from"), self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
         return [
-            LedgerEntry(
-                migration_id=r.migration_id, phase=r.phase, status=r.status,  # type: ignore[arg-type]
-                config_hash=r.config_hash, result=r.result, started=_aware(r.started) or utcnow(),
-                finished=_aware(r.finished), error=r.error,
+            LedgerEntry.model_validate(
+                {k: v for k, v in r.items() if k != "id"}
+                | {"started": _aware(r["started"]), "finished": _aware(r["finished"])}
             )
             for r in rows
         ]
@@ -308,125 +220,108 @@ class Store:
 
     # -- audit log and small state ----------------------------------------------------------------------------
     def audit(self, actor: str, action: str, target: str = "", detail: dict[str, Any] | None = None) -> None:
+        """Append who did what to which target (approvals, rollbacks); never updated or deleted."""
         entry = AuditEntry(actor=actor, action=action, target=target, detail=detail or {})
-        self._execute(insert(AuditRow), [entry.model_dump(mode="json") | {"time": entry.time}])
+        row = entry.model_dump(mode="json") | {"time": as_utc(entry.time)}
+        with self._errors("writing the audit log to"), self.engine.begin() as conn:
+            conn.execute(insert(AuditRow), [row])
 
     def audit_log(self) -> list[AuditEntry]:
-        with self._session() as conn:
-            rows = conn.execute(select(AuditRow).order_by(AuditRow.id)).scalars().all()
-        return [
-            AuditEntry(time=_aware(r.time) or utcnow(), actor=r.actor, action=r.action, target=r.target, detail=r.detail)
-            for r in rows
-        ]
+        with self._errors("reading the audit log from"), self.engine.connect() as conn:
+            rows = conn.execute(select(AuditRow.__table__).order_by(AuditRow.id)).mappings().all()
+        return [AuditEntry.model_validate(dict(r) | {"time": _aware(r["time"])}) for r in rows]
 
     def get_state(self, key: str) -> dict[str, Any] | None:
-        with self._session() as conn:
-            row = conn.get(StateRow, key)
-            return dict(row.value) if row is not None else None
+        with self._errors("reading state from"), self.engine.connect() as conn:
+            value = conn.execute(select(StateRow.value).where(StateRow.key == key)).scalar_one_or_none()
+        return dict(value) if value is not None else None
 
     def set_state(self, key: str, value: dict[str, Any]) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(StateRow.__table__.delete().where(StateRow.key == key))
-            conn.execute(insert(StateRow).values(key=key, value=value, updated=utcnow()))
+        """Insert or replace; concurrent writers of one key end with one of their values, never an error."""
+        payload = json.loads(json.dumps(value, default=str))
+        with self._errors("writing state to"), self.engine.begin() as conn:
+            _upsert_state(conn, key, payload)
 
     # -- plumbing ---------------------------------------------------------------------------------------------
-    def _execute(self, statement: Any, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
         try:
-            with self.engine.begin() as conn:
-                conn.execute(statement, rows)
+            yield
         except SQLAlchemyError as exc:
-            raise StoreError(f"writing to {_safe(self.url)} failed: {exc.__class__.__name__}: {exc}") from exc
+            detail = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+            raise StoreError(
+                f"{doing} the results store at {_safe(self.url)} failed: {exc.__class__.__name__}: {detail} "
+                "(check store.url and that the database is running and reachable)"
+            ) from exc
 
-    def _session(self) -> Any:
-        from sqlalchemy.orm import Session
 
-        return Session(self.engine)
+def _upsert_state(conn: Connection, key: str, value: dict[str, Any]) -> None:
+    row = {"key": key, "value": value, "updated": utcnow()}
+    statement: Any
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+        statement = sqlite_insert(StateRow).values(**row)
+    elif conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-def _times(run: LoadTestRunRecord) -> dict[str, Any]:
-    return {"started": run.started, "finished": run.finished}
+        statement = pg_insert(StateRow).values(**row)
+    else:  # other databases: replace inside the caller's transaction
+        conn.execute(delete(StateRow).where(StateRow.key == key))
+        conn.execute(insert(StateRow).values(**row))
+        return
+    changes = {"value": statement.excluded.value, "updated": statement.excluded.updated}
+    conn.execute(statement.on_conflict_do_update(index_elements=[StateRow.key], set_=changes))
 
 
 def _safe(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
 
 
 def _make_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        return engine
-    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
-        # psycopg (3) is what o2v installs; accept plain postgresql:// URLs for it.
-        try:
-            import psycopg2  # noqa: F401
-        except ImportError:
-            parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True)
-
-
-class SampleWriter:
-    """Collects samples from many coroutines and writes them in batches from a worker thread.
-
-    ``add`` never blocks on the database; ``flush``/``aclose`` wait until every queued sample is committed.
-    """
-
-    def __init__(self, store: Store, *, flush_interval_s: float = 0.5) -> None:
-        self.store = store
-        self.flush_interval_s = flush_interval_s
-        self._pending: list[RequestSample] = []
-        self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
-        self.written = 0
-
-    async def __aenter__(self) -> SampleWriter:
-        self._task = asyncio.create_task(self._periodic())
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    def add(self, sample: RequestSample) -> None:
-        self._pending.append(sample)
-
-    async def flush(self) -> int:
-        async with self._lock:
-            batch, self._pending = self._pending, []
-            if batch:
-                try:
-                    await asyncio.to_thread(self.store.add_samples, batch)
-                except BaseException:
-                    self._pending[:0] = batch  # keep them for the next try: nothing is lost silently
-                    raise
-                self.written += len(batch)
-            return len(batch)
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"store.url must be a SQLAlchemy URL such as sqlite:///.o2v/o2v.db, got {url!r}") from exc
+    if parsed.drivername == "postgres":  # the spelling Heroku and others use
+        parsed = parsed.set(drivername="postgresql")
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed)
+        if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
+            # psycopg (3) is what o2v installs; accept plain postgresql:// URLs for it.
             try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-        await self.flush()
+                import psycopg2  # noqa: F401
+            except ImportError:
+                parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_pre_ping=True)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise StoreError(
+            f"no database driver for {_safe(url)}: {exc} (o2v ships SQLite and PostgreSQL via psycopg)"
+        ) from exc
 
-    async def _periodic(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval_s)
-            if len(self._pending) > 0:
-                await self.flush()
+
+def _sqlite_engine(parsed: Any) -> Engine:
+    database = parsed.database
+    in_memory = not database or database == ":memory:"
+    if in_memory:
+        # One shared connection: otherwise each thread (SampleWriter writes from a worker thread) would see
+        # its own empty in-memory database.
+        engine = create_engine(parsed, connect_args={"check_same_thread": False}, poolclass=StaticPool)
+    else:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine
