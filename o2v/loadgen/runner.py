@@ -251,8 +251,9 @@ async def run_loadtest(
                     await _keep_samples(result, records, slots if rate is None else stats.concurrency, writer)
                     if stats.client_bound:
                         result.warnings.append(
-                            f"level {_label(slots, rate)}: the client itself was slow (event-loop lag p99 "
-                            f"{stats.loop_lag_ms.p99 or 0:.0f} ms); latency there is partly the client's"
+                            f"level {_label(slots, rate)}: the client itself was slow (event-loop lag median "
+                            f"{stats.loop_lag_ms.median or 0:.1f} ms, p95 {stats.loop_lag_ms.p95 or 0:.0f} ms); "
+                            "latency there is partly the client's"
                         )
         finally:
             monitor.cancel()

@@ -16,8 +16,8 @@ from o2v.store import Store
 
 SIM_MODEL = "llama3.1:8b"
 SIM_TTFT_MS = 20.0
-SIM_ITL_MS = 5.0
-SIM_MAX_TOKENS = 16
+SIM_ITL_MS = 4.0
+SIM_MAX_TOKENS = 12
 SIM_MAX_NUM_SEQS = 32
 SIM_LEVELS = [1, 5, 10, 20, 50]
 
@@ -48,6 +48,7 @@ def simulated_comparison(
     settings.loadtest.requests_per_level = requests_per_level or max(20, base.loadtest.requests_per_level)
     settings.loadtest.max_tokens = min(base.loadtest.max_tokens, SIM_MAX_TOKENS)
     settings.loadtest.request_timeout_s = 60.0
+    extra.setdefault("min_requests_per_slot", 2)  # steady state, not one burst per level
     with (
         SimulatorProcess("ollama", args=simulator_args("ollama")) as ollama,
         SimulatorProcess("vllm", args=simulator_args("vllm")) as vllm,

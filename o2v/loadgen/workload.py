@@ -38,6 +38,12 @@ class Workload(BaseModel):
         le=1_000_000,
         description="Requests measured per level; raised to the level's concurrency so every slot is used.",
     )
+    min_requests_per_slot: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description="Concurrency mode: at least this many requests per slot, so a level is not one single burst.",
+    )
     mode: Literal["concurrency", "rate"] = Field(
         "concurrency",
         description="'concurrency': N requests always in flight; 'rate': requests arrive at rate_rps.",
@@ -121,7 +127,9 @@ class Workload(BaseModel):
         return [(c, None) for c in self.concurrency]
 
     def requests_for(self, concurrency: int) -> int:
-        return max(self.requests_per_level, concurrency) if self.mode == "concurrency" else self.requests_per_level
+        if self.mode == "rate":
+            return self.requests_per_level
+        return max(self.requests_per_level, concurrency * self.min_requests_per_slot)
 
     def warnings(self) -> list[str]:
         """Problems that do not stop the run but weaken its figures; printed first and kept in the result."""

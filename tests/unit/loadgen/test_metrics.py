@@ -83,8 +83,10 @@ def test_no_slo_means_no_goodput_and_rate_mode_reports_peak_in_flight() -> None:
 
 def test_lagging_client_is_flagged() -> None:
     w = Workload(url="http://h:1", model="m")
-    s = level_stats(w, 1, None, [rec(0.0, [0.1], 0.2)], [1.0, 80.0])
-    assert s.client_bound
+    records = [rec(0.0, [0.1], 0.2)]
+    assert level_stats(w, 1, None, records, [8.0] * 10).client_bound  # steady lag
+    assert level_stats(w, 1, None, records, [1.0] * 18 + [90.0, 90.0]).client_bound  # p95 spikes
+    assert not level_stats(w, 1, None, records, [1.0] * 99 + [90.0]).client_bound  # one OS hiccup
 
 
 def test_to_sample_carries_what_the_store_needs() -> None:
