@@ -193,7 +193,7 @@ CATALOG: list[CatalogEntry] = [
     CatalogEntry(
         family="mistral",
         size="7b",
-        ollama_names=["mistral", "mistral:7b", "mistral:7b-instruct"],
+        ollama_names=["mistral", "mistral:7b", "mistral:7b-instruct", "mistral:7b-instruct-v0.3"],
         hf_repo="mistralai/Mistral-7B-Instruct-v0.3",
         gated=True,
         arch=ArchFacts(

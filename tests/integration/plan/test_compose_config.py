@@ -1,0 +1,65 @@
+"""Every rendered compose file passes `docker-compose config` (Debian's docker-compose package)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import need
+
+from o2v.config import Settings
+from o2v.gpu import DockerRuntimes, RecordedNVML, verify_gpu
+from o2v.inventory import Inventory, OllamaModel
+from o2v.plan import make_plan, render_compose
+
+GPUS = Path(__file__).parents[2] / "data" / "gpus"
+
+
+@pytest.fixture
+def rendered(tmp_path: Path) -> list[Path]:
+    s = Settings(vllm={"api_key": "x"})  # type: ignore[arg-type]
+    report = verify_gpu(
+        s, nvml=RecordedNVML(GPUS / "a100-80gb.json"), docker=DockerRuntimes(engine_reachable=True, runtimes=["nvidia"])
+    )
+    inv = Inventory(
+        ollama_url="http://127.0.0.1:11434",
+        ollama_version="0.12.3",
+        models=[OllamaModel(name="llama3.1:8b", architecture="llama")],
+    )
+    return render_compose(make_plan(s, inv, report), tmp_path)
+
+
+def compose(files: list[Path], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("docker-compose")
+    if exe is None:
+        need("docker-compose", "apt-get install docker-compose")
+    args = [str(exe)]
+    for f in files:
+        args += ["-f", str(f)]
+    return subprocess.run(
+        [*args, "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        cwd=files[0].parent,
+    )
+
+
+def test_each_file_passes_compose_config(rendered: list[Path]) -> None:
+    side, alone, eager = rendered
+    secrets = {"HF_TOKEN": "hf_test", "VLLM_API_KEY": "k"}
+    for files in ([side], [alone], [side, eager]):
+        result = compose(files, secrets)
+        assert result.returncode == 0, result.stderr
+    merged = compose([side, eager], secrets).stdout
+    assert "--enforce-eager" in merged and "hf_test" in merged
+
+
+def test_missing_token_fails_early_with_the_message(rendered: list[Path]) -> None:
+    result = compose([rendered[1]], {"VLLM_API_KEY": "k"})
+    assert result.returncode != 0
+    assert "set HF_TOKEN in .env" in result.stderr
