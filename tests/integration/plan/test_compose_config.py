@@ -56,7 +56,8 @@ def test_each_file_passes_compose_config(rendered: list[Path]) -> None:
         result = compose(files, secrets)
         assert result.returncode == 0, result.stderr
     merged = compose([side, eager], secrets).stdout
-    assert "--enforce-eager" in merged and "hf_test" in merged
+    assert "--enforce-eager" in merged
+    assert "hf_test" in merged
 
 
 def test_missing_token_fails_early_with_the_message(rendered: list[Path]) -> None:

@@ -13,12 +13,14 @@ pytestmark = pytest.mark.gpu
 def test_real_probe_reads_the_gpu() -> None:
     snap = RealNVML().snapshot()
     assert snap.error is None, snap.error
-    assert snap.driver_version and snap.cuda_driver_version
+    assert snap.driver_version
+    assert snap.cuda_driver_version
     gpu = snap.gpus[0]
     assert gpu.total_memory_mib > 1024
     assert 0 <= gpu.free_memory_mib <= gpu.total_memory_mib
     major, minor = gpu.compute_capability.split(".")
-    assert int(major) >= 3 and minor.isdigit()
+    assert int(major) >= 3
+    assert minor.isdigit()
     report = verify_gpu(
         Settings(gpu={"min_compute_capability": 3.0}),
         nvml=RealNVML(),  # type: ignore[arg-type]

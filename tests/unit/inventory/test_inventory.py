@@ -106,7 +106,8 @@ def test_inventory_of_models_settings_points_and_clients(tmp_path: Path) -> None
     llama = inv.models[0]
     assert (llama.architecture, llama.context_length, llama.head_count_kv, llama.num_ctx) == ("llama", 131072, 8, 8192)
     assert llama.quantization_level == "Q4_K_M"
-    assert inv.models[1].show_error and "not found" in inv.models[1].show_error
+    assert inv.models[1].show_error
+    assert "not found" in inv.models[1].show_error
     assert inv.loaded[0].size_vram_bytes == 6900000000
     assert inv.settings.values["OLLAMA_NUM_PARALLEL"] == "2"
     assert inv.settings.sources["OLLAMA_NUM_PARALLEL"] == "server config log line"
@@ -119,7 +120,8 @@ def test_inventory_of_models_settings_points_and_clients(tmp_path: Path) -> None
     names = {p.name for p in paths}
     assert {"inventory.md", "models.csv", "integration_points.csv", "clients.csv"} <= names
     rows = list(csv.DictReader((tmp_path / "integration_points.csv").open()))
-    assert len(rows) == 15 and rows[0]["file"] == ".env"
+    assert len(rows) == 15
+    assert rows[0]["file"] == ".env"
     markdown = (tmp_path / "inventory.md").read_text()
     assert "| app/openai_client.py | 4 | openai | openai-sdk |" in markdown
     assert "| notebooks/explore.ipynb | cell 1, line 3 | native |" in markdown

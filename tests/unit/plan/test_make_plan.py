@@ -36,10 +36,12 @@ def test_a100_plan_both_periods() -> None:
     assert side.gpu_memory_utilization < after.gpu_memory_utilization == 0.9
     assert side.max_model_len == after.max_model_len == 8192
     assert side.sizing.kv_cache_tokens < after.sizing.kv_cache_tokens
-    assert 1 <= side.max_num_seqs <= 256 and after.max_num_seqs >= side.max_num_seqs
+    assert 1 <= side.max_num_seqs <= 256
+    assert after.max_num_seqs >= side.max_num_seqs
     assert any("max_num_seqs" in line for line in side.reasoning)
     unknown = next(m for m in plan.models if m.ollama_tag == "mystery:7b")
-    assert unknown.source == "unknown" and unknown.hf_repo is None
+    assert unknown.source == "unknown"
+    assert unknown.hf_repo is None
     assert any("mystery:7b" in n for n in plan.notes)
 
 
@@ -47,10 +49,13 @@ def test_launch_spec_docker_and_process() -> None:
     s = Settings(vllm={"api_key": "secret-token"})  # type: ignore[arg-type]
     plan = make_plan(s, inventory("llama3.1:8b"), gpu(s, "a100-80gb.json"))
     spec = plan.launch_spec()
-    assert spec.image == s.vllm.image and spec.port == 8000
+    assert spec.image == s.vllm.image
+    assert spec.port == 8000
     assert spec.command[:2] == ["--model", "meta-llama/Llama-3.1-8B-Instruct"]
-    assert "--served-model-name" in spec.command and "llama3.1:8b" in spec.served_model_names
-    assert spec.secret_env == ["HF_TOKEN", "VLLM_API_KEY"] and spec.api_key_env == "VLLM_API_KEY"
+    assert "--served-model-name" in spec.command
+    assert "llama3.1:8b" in spec.served_model_names
+    assert spec.secret_env == ["HF_TOKEN", "VLLM_API_KEY"]
+    assert spec.api_key_env == "VLLM_API_KEY"
     assert "secret-token" not in " ".join(spec.command)
     assert spec.expected_vram_gib == pytest.approx(
         plan.side_by_side.gpu_memory_utilization * plan.gpu_cuda_total_gib, abs=0.01
@@ -60,7 +65,8 @@ def test_launch_spec_docker_and_process() -> None:
     sp = Settings(vllm={"backend": "process", "port": 8011})  # type: ignore[arg-type]
     proc = make_plan(sp, inventory("qwen2.5:7b"), gpu(sp, "a100-80gb.json")).launch_spec()
     assert proc.command[:4] == ["vllm", "serve", "--model", "Qwen/Qwen2.5-7B-Instruct"]
-    assert proc.command[-2:] == ["--port", "8011"] and proc.secret_env == []
+    assert proc.command[-2:] == ["--port", "8011"]
+    assert proc.secret_env == []
 
 
 def test_l4_next_to_ollama_picks_a_quantized_variant() -> None:
@@ -101,7 +107,8 @@ def test_config_override_wins_and_sets_served_name() -> None:
         }
     )
     plan = make_plan(s, inventory("llama3.1:8b"), gpu(s, "a100-80gb.json"))
-    assert plan.primary.source == "config" and plan.served_model_names == ["team-llm"]
+    assert plan.primary.source == "config"
+    assert plan.served_model_names == ["team-llm"]
     assert plan.side_by_side.sizing.weights_gib < 6
 
 
@@ -117,10 +124,12 @@ def test_render_compose_files(tmp_path: Path) -> None:
     side = yaml.safe_load(paths[0].read_text())
     vllm = side["services"]["vllm"]
     assert vllm["depends_on"] == {"ollama": {"condition": "service_healthy"}}
-    assert "healthcheck" in side["services"]["ollama"] and "healthcheck" in vllm
+    assert "healthcheck" in side["services"]["ollama"]
+    assert "healthcheck" in vllm
     assert vllm["environment"]["HF_TOKEN"].startswith("${HF_TOKEN:?")
     assert side["services"]["ollama"]["image"] == "ollama/ollama:0.12.3"
-    assert ":" in vllm["image"] and not vllm["image"].endswith(":latest")
+    assert ":" in vllm["image"]
+    assert not vllm["image"].endswith(":latest")
     util = vllm["command"][vllm["command"].index("--gpu-memory-utilization") + 1]
     assert float(util) == plan.side_by_side.gpu_memory_utilization
     alone = yaml.safe_load(paths[1].read_text())["services"]["vllm"]

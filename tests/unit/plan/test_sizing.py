@@ -58,7 +58,8 @@ def test_too_long_context_names_the_longest_that_fits() -> None:
     assert not result.fits
     assert f"at most {result.kv_cache_tokens}" in result.problems[0]
     longest = largest_fitting_len(req(gpu_memory_gib=22.07, max_model_len=131072))
-    assert longest is not None and size(req(gpu_memory_gib=22.07, max_model_len=longest)).fits
+    assert longest is not None
+    assert size(req(gpu_memory_gib=22.07, max_model_len=longest)).fits
 
 
 def test_headroom_warning_for_high_utilization() -> None:

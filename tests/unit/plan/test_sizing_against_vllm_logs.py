@@ -13,7 +13,8 @@ from o2v.plan import SizingRequest, lookup, size
 
 LLAMA_8B = lookup("llama3.1:8b")
 QWEN_1_5B = lookup("qwen2.5:1.5b")
-assert LLAMA_8B is not None and QWEN_1_5B is not None
+assert LLAMA_8B is not None
+assert QWEN_1_5B is not None
 
 CASES = [
     pytest.param(
