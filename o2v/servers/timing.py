@@ -76,9 +76,12 @@ class TimingRecorder:
         return self._clock() - self._t0
 
     def restart(self) -> None:
-        """Call right before the request goes out, so connection-pool waits are not counted as server time."""
+        """Call right before the request goes out, so time spent building it is not counted as server time.
+
+        The ``timing`` object is kept (only its origin moves) so references handed out earlier stay valid.
+        """
         self._t0 = self._clock()
-        self.timing = StreamTiming(sent_at=datetime.now(UTC))
+        self.timing.sent_at = datetime.now(UTC)
 
     def first_byte(self) -> None:
         if self.timing.first_byte_s is None:

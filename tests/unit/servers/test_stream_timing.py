@@ -47,3 +47,15 @@ def test_nothing_received() -> None:
     assert rec.timing.ttft_ms is None
     assert rec.timing.e2e_ms is None
     assert rec.timing.itl_ms == []
+
+
+def test_restart_moves_the_origin_and_keeps_the_object() -> None:
+    clock = FakeClock()
+    rec = TimingRecorder(clock)
+    handed_out = rec.timing
+    clock.now += 5.0  # time spent before sending is not the server's
+    rec.restart()
+    clock.now += 0.25
+    rec.event(has_text=True)
+    assert rec.timing is handed_out
+    assert handed_out.ttft_ms == pytest.approx(250.0)
