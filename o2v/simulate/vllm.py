@@ -185,19 +185,23 @@ async def _stream(request: web.Request, sim: VLLMSim, seq: Seq, fmt: OpenAIStrea
             seq.waiter = loop.create_future()
             await seq.waiter
             continue
-        upto = seq.ready
-        while sent < upto:
-            if cut_after is not None and sent >= cut_after:
-                stats.finish(200)
-                if request.transport is not None:
-                    request.transport.abort()
-                return resp
-            await write(fmt.token(ids[sent], seq.prompt_tokens, sent + 1))
-            sent += 1
-            stats.chunks_sent += 1
-            if sent == 1 and stall_s:
-                await asyncio.sleep(stall_s)
-                break
+        if cut_after is not None and sent >= cut_after:
+            stats.finish(200)
+            if request.transport is not None:
+                request.transport.abort()
+            return resp
+        upto = seq.ready if cut_after is None else min(seq.ready, cut_after)
+        if stall_s and sent == 0:
+            upto = 1
+        # Tokens that became ready together leave in one write: still one SSE event each.
+        if upto - sent == 1:
+            await write(fmt.token(ids[sent], seq.prompt_tokens, upto))
+        else:
+            await write(b"".join(fmt.token(ids[i], seq.prompt_tokens, i + 1) for i in range(sent, upto)))
+        stats.chunks_sent += upto - sent
+        sent = upto
+        if sent == 1 and stall_s:
+            await asyncio.sleep(stall_s)
     await write(fmt.finish(seq.finish_reason, n))
     await resp.write_eof()
     stats.finish(200)

@@ -24,6 +24,9 @@ from o2v.simulate.common import Stats, Timing
 from o2v.simulate.vllm_metrics import Metrics
 
 
+ZERO_DELAY_BURST = 4
+
+
 @dataclass(eq=False)
 class Seq:
     prompt_tokens: int
@@ -121,7 +124,9 @@ class Engine:
             metrics.waiting = len(self.waiting)
             if step > 0:
                 await asyncio.sleep(max(0.0, start + step - loop.time()))
-            else:
+            elif self.steps % ZERO_DELAY_BURST == 0:
+                # With every delay at zero, time means nothing: run a few steps per yield so each
+                # stream wakes once per burst of tokens instead of once per token.
                 await asyncio.sleep(0)
             now = loop.time()
             self.steps += 1

@@ -140,3 +140,18 @@ def test_o2v_simulate_command_passes_flags_through() -> None:
 
     result = CliRunner().invoke(app, ["simulate", "vllm", "--max-num-seqs", "many"])
     assert result.exit_code == 2
+
+
+def test_package_imports_only_what_the_slim_image_has() -> None:
+    """The simulator image ships stdlib + aiohttp + pydantic + pyyaml: nothing else may be imported."""
+    code = (
+        "import sys; before = set(sys.modules)\n"
+        "import o2v.simulate.__main__, o2v.simulate.ollama, o2v.simulate.vllm, o2v.simulate.process\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in set(sys.modules) - before})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
+    allowed = {"o2v", "cython_runtime", "aiohttp", "pydantic", "pydantic_core", "yaml", "multidict", "yarl", "frozenlist",
+               "aiosignal", "aiohappyeyeballs", "propcache", "attr", "idna", "annotated_types",
+               "typing_extensions", "typing_inspection"}  # fmt: skip
+    extra = {m for m in out.stdout.split() if m not in sys.stdlib_module_names and not m.startswith("_")} - allowed
+    assert not extra, f"o2v.simulate pulled in {sorted(extra)}"
