@@ -25,7 +25,9 @@ class RollbackParameters(BaseModel):
 def roll_back(settings: Settings, store: Store, *, reason: str, actor: str) -> TeardownResult:
     """Plain function shared by this flow and the validate phase's automatic rollback."""
     logs_dir = settings.workdir / "reports" / settings.migration_id / "rolled-back-logs"
-    result = teardown(settings.vllm.container_name, settings.vllm.backend, keep_logs_dir=logs_dir)
+    result = teardown(
+        settings.vllm.container_name, settings.vllm.backend, keep_logs_dir=logs_dir, workdir=settings.workdir
+    )
     store.invalidate_phase(settings.migration_id, "deploy", settings.config_hash(), f"rolled back: {reason}")
     store.audit(actor, "rollback", settings.vllm.container_name, {"reason": reason, "migration_id": settings.migration_id})
     return result

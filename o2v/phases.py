@@ -91,7 +91,8 @@ class PhaseRunner:
             if isinstance(exc, PhaseError):
                 raise
             if isinstance(exc, Exception):
-                raise PhaseError(phase, reason, HINTS.get(phase, "")) from exc
+                hint = "" if "what to do" in reason.lower() else HINTS.get(phase, "")
+                raise PhaseError(phase, reason, hint) from exc
             raise
         self.store.phase_finished(entry_id, "succeeded", result=result.model_dump(mode="json"))
         self.outcomes.append(PhaseOutcome(phase=phase, status="succeeded", duration_s=time.monotonic() - started))

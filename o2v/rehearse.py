@@ -53,6 +53,9 @@ def rehearsal_config(workdir: Path, ollama_url: str, vllm_port: int, migration_i
             "container_name": f"o2v-rehearsal-vllm-{vllm_port}",
             "command": [sys.executable, "-m", "o2v.simulate", "vllm", *VLLM_SIM_ARGS],
             "health_timeout_s": 60,
+            # The plan maps llama3.1:8b to a gated Meta repository, so a token is required; the simulator
+            # never downloads anything, and this stand-in value is only there to satisfy that requirement.
+            "hf_token": "hf_rehearsal_simulator_needs_no_token",
         },
         "gpu": {"recorded_devices": str(recorded_gpu_path())},
         "loadtest": {
@@ -85,7 +88,9 @@ def rehearse(workdir: Path = Path(".o2v/rehearsal"), *, keep_running: bool = Fal
             summary = migrate(MigrateParameters(config_path=str(config_path), probe=True))
         finally:
             if not keep_running:
-                teardown(config["vllm"]["container_name"], "process", keep_logs_dir=workdir / "logs")
+                teardown(
+                    config["vllm"]["container_name"], "process", keep_logs_dir=workdir / "logs", workdir=workdir
+                )
     return RehearsalResult(
         migration_id=migration_id,
         status=summary.status,

@@ -25,7 +25,9 @@ def deploy_secrets(settings: Settings) -> dict[str, str]:
 def deploy_phase(ctx: MigrationContext, plan: MigrationPlan) -> Deployment:
     def work() -> Deployment:
         spec = plan.launch_spec()
-        return deploy(spec, ctx.settings.vllm.backend, secrets=deploy_secrets(ctx.settings))
+        return deploy(
+            spec, ctx.settings.vllm.backend, secrets=deploy_secrets(ctx.settings), workdir=ctx.settings.workdir
+        )
 
     return run_phase(ctx, "deploy", work, Deployment, figures=_figures)
 

@@ -22,6 +22,7 @@ def diagnose_phase(ctx: MigrationContext, *, log_file: str | None = None, probe:
 def _figures(result: Diagnosis) -> dict[str, str]:
     return {
         "verdict": str(result.verdict),
-        "effective parallelism": str(result.effective_parallelism),
+        "effective parallelism": "-" if result.effective_parallelism is None else f"{result.effective_parallelism:.1f}",
+        "queueing share": "-" if result.queue_share is None else f"{result.queue_share:.0%}",
         "reasons": "; ".join(result.reasons[:3]),
     }

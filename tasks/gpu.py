@@ -21,4 +21,7 @@ def verify_gpu_phase(ctx: MigrationContext, inventory: Inventory) -> GPUReport:
 
 
 def _figures(result: GPUReport) -> dict[str, str]:
-    return {"verdict": str(result.verdict), "GPUs": ", ".join(g.name for g in result.gpus) or "none"}
+    figures = {"verdict": result.verdict, "GPUs": ", ".join(g.name for g in result.selected) or "none"}
+    if result.available_for_vllm_gib is not None:
+        figures["free for vLLM beside Ollama"] = f"{result.available_for_vllm_gib:.1f} GiB"
+    return figures

@@ -6,6 +6,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from o2v.inventory import Inventory, take_inventory
+from o2v.inventory.report import write_reports
 from tasks.common import MigrationContext, run_phase
 
 
@@ -13,7 +14,7 @@ from tasks.common import MigrationContext, run_phase
 def inventory_phase(ctx: MigrationContext, *, scan_paths: list[str]) -> Inventory:
     def work() -> Inventory:
         inventory = take_inventory(ctx.settings, scan_paths=scan_paths)
-        inventory.write_csv(ctx.reports_dir / "inventory.csv")
+        write_reports(inventory, ctx.reports_dir / "inventory")
         return inventory
 
     return run_phase(ctx, "inventory", work, Inventory, figures=_figures)
@@ -22,5 +23,7 @@ def inventory_phase(ctx: MigrationContext, *, scan_paths: list[str]) -> Inventor
 def _figures(result: Inventory) -> dict[str, str]:
     return {
         "models": ", ".join(m.name for m in result.models) or "none",
-        "client integration points": str(len(result.clients)),
+        "client integration points": str(len(result.integration_points)),
+        "clients in the access log": str(len(result.clients)),
+        "problems": "; ".join(result.problems) or "none",
     }

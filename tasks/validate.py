@@ -29,12 +29,20 @@ def validate_phase(ctx: MigrationContext, plan: MigrationPlan, deployment: Deplo
         from o2v.loadgen.compare import run_comparison
 
         out_dir = ctx.reports_dir / "comparison"
-        report = run_comparison(ctx.settings, store=ctx.store, out_dir=out_dir)
+        report = run_comparison(
+            ctx.settings,
+            store=ctx.store,
+            out_dir=out_dir,
+            model=plan.primary.ollama_tag,
+            vllm_url=deployment.url,
+            vllm_model=plan.served_model_names[0],
+            vllm_max_num_seqs=plan.side_by_side.max_num_seqs,
+        )
         verdict = run_suite(
             "validation",
-            report.samples_for("vllm"),
+            report.vllm.samples,
             ctx.settings.thresholds,
-            baseline=report.samples_for("ollama"),
+            baseline=report.ollama.samples,
             docs_dir=ctx.reports_dir / "data_docs",
         )
         if verdict.status != "pass":
