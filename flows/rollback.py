@@ -29,7 +29,8 @@ def roll_back(settings: Settings, store: Store, *, reason: str, actor: str) -> T
         settings.vllm.container_name, settings.vllm.backend, keep_logs_dir=logs_dir, workdir=settings.workdir
     )
     store.invalidate_phase(settings.migration_id, "deploy", settings.config_hash(), f"rolled back: {reason}")
-    store.audit(actor, "rollback", settings.vllm.container_name, {"reason": reason, "migration_id": settings.migration_id})
+    detail = {"reason": reason, "migration_id": settings.migration_id}
+    store.audit(actor, "rollback", settings.vllm.container_name, detail)
     return result
 
 
