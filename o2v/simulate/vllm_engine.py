@@ -9,7 +9,7 @@ One engine loop runs steps.  Before each step, waiting sequences join the batch 
 
 so one sequence sees ``ttft + prompt * prompt_token_ms`` to its first token and ``itl`` between tokens,
 and total throughput ``b / decode(b)`` rises with the batch but sub-linearly (with the defaults 0.02 and
-0.85: x1 at b=1, x4.8 at 5, x13 at 16, x60 at 256), as memory-bound decoding on a GPU does.  The fixed
+0.85: x1 at b=1, x4.7 at 5, x13 at 16, x80 at 256), as memory-bound decoding on a GPU does.  The fixed
 part of the prefill is paid once per step however many sequences join, which is why simultaneous
 arrivals all start together instead of queueing behind each other.
 """
