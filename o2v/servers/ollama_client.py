@@ -23,6 +23,7 @@ from o2v.servers._http import AsyncHTTP, Call, SyncHTTP, json_call
 from o2v.servers.ollama_types import (
     ChatReader,
     ChatResponse,
+    EmbedResponse,
     GenerateReader,
     GenerateResponse,
     LocalModel,
@@ -55,6 +56,10 @@ class _Calls:
         return json_call("POST", "/api/show", ShowResponse, {"model": model})
 
     @staticmethod
+    def embed(model: str, texts: str | list[str]) -> Call[EmbedResponse]:
+        return json_call("POST", "/api/embed", EmbedResponse, {"model": model, "input": texts})
+
+    @staticmethod
     def generate(model: str, prompt: str, **kw: Any) -> Call[GenerateResponse]:
         return json_call(
             "POST", "/api/generate", GenerateResponse, native_body(model, prompt=prompt, stream=False, **kw)
@@ -62,9 +67,7 @@ class _Calls:
 
     @staticmethod
     def chat(model: str, messages: Messages, **kw: Any) -> Call[ChatResponse]:
-        return json_call(
-            "POST", "/api/chat", ChatResponse, native_body(model, messages=messages, stream=False, **kw)
-        )
+        return json_call("POST", "/api/chat", ChatResponse, native_body(model, messages=messages, stream=False, **kw))
 
     @staticmethod
     def load(model: str, keep_alive: KeepAlive) -> Call[GenerateResponse]:
@@ -75,9 +78,7 @@ class _Calls:
         return _Calls.generate(model, "", keep_alive=0)
 
 
-def _stream_args(
-    model: str, prompt: str | None, messages: Messages | None, kw: dict[str, Any]
-) -> tuple[Any, ...]:
+def _stream_args(model: str, prompt: str | None, messages: Messages | None, kw: dict[str, Any]) -> tuple[Any, ...]:
     if messages is not None:
         return (
             "/api/chat",
@@ -105,9 +106,7 @@ def _check_running(text: str, url: str) -> None:
 class OllamaClient(SyncHTTP):
     """Blocking client for Ollama. ``kw`` of generate/chat: options, keep_alive, system, extra."""
 
-    def __init__(
-        self, base_url: str, timeout_s: float = 30.0, *, transport: httpx.BaseTransport | None = None
-    ) -> None:
+    def __init__(self, base_url: str, timeout_s: float = 30.0, *, transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(base_url, timeout_s=timeout_s, transport=transport)
         self._transport = transport
 
@@ -149,9 +148,10 @@ class OllamaClient(SyncHTTP):
     def _stream(self, model: str, prompt: str | None, messages: Messages | None, kw: dict[str, Any]) -> Any:
         path, body, chunk_type, reader = _stream_args(model, prompt, messages, kw)
         request = self._http.build_request("POST", path, json=body)
-        return SyncStream(
-            self._http, request, NDJSONDecoder(chunk_type, str(request.url)), reader, self.timeout_s
-        )
+        return SyncStream(self._http, request, NDJSONDecoder(chunk_type, str(request.url)), reader, self.timeout_s)
+
+    def embed(self, model: str, texts: str | list[str]) -> EmbedResponse:
+        return self._run(_Calls.embed(model, texts))
 
     def load(self, model: str, keep_alive: KeepAlive = None) -> GenerateResponse:
         """Load a model into memory (empty prompt); Ollama answers ``done_reason: "load"``."""
@@ -217,9 +217,10 @@ class AsyncOllamaClient(AsyncHTTP):
     def _stream(self, model: str, prompt: str | None, messages: Messages | None, kw: dict[str, Any]) -> Any:
         path, body, chunk_type, reader = _stream_args(model, prompt, messages, kw)
         request = self._http.build_request("POST", path, json=body)
-        return AsyncStream(
-            self._http, request, NDJSONDecoder(chunk_type, str(request.url)), reader, self.timeout_s
-        )
+        return AsyncStream(self._http, request, NDJSONDecoder(chunk_type, str(request.url)), reader, self.timeout_s)
+
+    async def embed(self, model: str, texts: str | list[str]) -> EmbedResponse:
+        return await self._run(_Calls.embed(model, texts))
 
     async def load(self, model: str, keep_alive: KeepAlive = None) -> GenerateResponse:
         return await self._run(_Calls.load(model, keep_alive))

@@ -129,6 +129,15 @@ class ChatResponse(_Final):
     message: OllamaMessage = Field(default_factory=OllamaMessage)
 
 
+class EmbedResponse(Wire):
+    """``/api/embed``: one vector per input."""
+
+    model: str = ""
+    embeddings: list[list[float]] = Field(default_factory=list)
+    total_duration_ns: int | None = Field(default=None, alias="total_duration")
+    prompt_eval_count: int | None = None
+
+
 class VersionInfo(Wire):
     version: str
 

@@ -26,6 +26,7 @@ from o2v.servers.openai_types import (
     ChatReader,
     Completion,
     CompletionReader,
+    EmbeddingList,
     ModelCard,
     ModelList,
     TokenizeResult,
@@ -62,14 +63,16 @@ class _Calls:
 
     @staticmethod
     def chat(model: str, messages: Messages, **kw: Any) -> Call[ChatCompletion]:
-        return json_call(
-            "POST", "/v1/chat/completions", ChatCompletion, chat_body(model, messages, stream=False, **kw)
-        )
+        return json_call("POST", "/v1/chat/completions", ChatCompletion, chat_body(model, messages, stream=False, **kw))
 
     @staticmethod
     def complete(model: str, prompt: str, **kw: Any) -> Call[Completion]:
         body = chat_body(model, [], prompt=prompt, stream=False, **kw)
         return json_call("POST", "/v1/completions", Completion, body)
+
+    @staticmethod
+    def embeddings(model: str, texts: str | list[str]) -> Call[EmbeddingList]:
+        return json_call("POST", "/v1/embeddings", EmbeddingList, {"model": model, "input": texts})
 
     @staticmethod
     def tokenize(model: str, prompt: str | None, messages: Messages | None) -> Call[TokenizeResult]:
@@ -146,13 +149,12 @@ class OpenAIClient(SyncHTTP):
     def _stream(self, model: str, messages: Messages | None, prompt: str | None, kw: dict[str, Any]) -> Any:
         path, body, chunk_type, reader = _stream_args(model, messages, prompt, kw)
         request = self._http.build_request("POST", path, json=body)
-        return SyncStream(
-            self._http, request, SSEDecoder(chunk_type, str(request.url)), reader, self.timeout_s
-        )
+        return SyncStream(self._http, request, SSEDecoder(chunk_type, str(request.url)), reader, self.timeout_s)
 
-    def tokenize(
-        self, model: str, prompt: str | None = None, *, messages: Messages | None = None
-    ) -> TokenizeResult:
+    def embeddings(self, model: str, texts: str | list[str]) -> EmbeddingList:
+        return self._run(_Calls.embeddings(model, texts))
+
+    def tokenize(self, model: str, prompt: str | None = None, *, messages: Messages | None = None) -> TokenizeResult:
         return self._run(_Calls.tokenize(model, prompt, messages))
 
     def metrics_text(self) -> str:
@@ -216,9 +218,10 @@ class AsyncOpenAIClient(AsyncHTTP):
     def _stream(self, model: str, messages: Messages | None, prompt: str | None, kw: dict[str, Any]) -> Any:
         path, body, chunk_type, reader = _stream_args(model, messages, prompt, kw)
         request = self._http.build_request("POST", path, json=body)
-        return AsyncStream(
-            self._http, request, SSEDecoder(chunk_type, str(request.url)), reader, self.timeout_s
-        )
+        return AsyncStream(self._http, request, SSEDecoder(chunk_type, str(request.url)), reader, self.timeout_s)
+
+    async def embeddings(self, model: str, texts: str | list[str]) -> EmbeddingList:
+        return await self._run(_Calls.embeddings(model, texts))
 
     async def tokenize(
         self, model: str, prompt: str | None = None, *, messages: Messages | None = None

@@ -24,9 +24,7 @@ class ModelCard(Wire):
     owned_by: str | None = None
     root: str | None = None
     parent: str | None = None
-    max_model_len: int | None = Field(
-        default=None, description="Context length in tokens (vLLM only; None elsewhere)."
-    )
+    max_model_len: int | None = Field(default=None, description="Context length in tokens (vLLM only; None elsewhere).")
 
 
 class ModelList(Wire):
@@ -109,6 +107,18 @@ class TokenizeResult(Wire):
     count: int
     max_model_len: int | None = None
     tokens: list[int] = Field(default_factory=list)
+
+
+class Embedding(Wire):
+    index: int = 0
+    embedding: list[float] = Field(default_factory=list)
+
+
+class EmbeddingList(Wire):
+    object: str = "list"
+    model: str = ""
+    data: list[Embedding] = Field(default_factory=list)
+    usage: Usage | None = None
 
 
 class VersionInfo(Wire):

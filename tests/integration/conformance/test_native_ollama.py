@@ -92,3 +92,10 @@ async def test_async_native_client(ollama_sim: SimulatorProcess) -> None:
         cards = await client.openai().models()
     assert result.completion_tokens == 2
     assert cards[0].owned_by == "library"
+
+
+def test_native_embed(ollama_sim: SimulatorProcess) -> None:
+    with OllamaClient(ollama_sim.url) as client:
+        answer = client.embed(OLLAMA_MODEL, ["a", "b"])
+    assert len(answer.embeddings) == 2
+    assert len(answer.embeddings[0]) > 0

@@ -106,3 +106,17 @@ async def test_async_client_concurrent_streams(target: Target) -> None:
 
         counts = await asyncio.gather(*(one(seed) for seed in range(8)))
     assert counts == [4] * 8
+
+
+def test_embeddings(target: Target) -> None:
+    """Ollama embeds with any model; vLLM refuses a generative model with a 400, as the real one does."""
+    with OpenAIClient(target.url) as client:
+        if target.name == "vllm":
+            with pytest.raises(ServerHTTPError) as info:
+                client.embeddings(target.model, ["first text"])
+            assert info.value.status == 400
+            assert "Embeddings API" in info.value.server_message
+            return
+        answer = client.embeddings(target.model, ["first text", "second text"])
+    assert [e.index for e in answer.data] == [0, 1]
+    assert len(answer.data[0].embedding) > 0

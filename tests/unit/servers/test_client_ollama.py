@@ -82,9 +82,7 @@ def test_version_tags_ps_show() -> None:
 
 
 def test_generate_non_streaming_reads_nanoseconds() -> None:
-    wire = Recorder(
-        {"POST /api/generate": httpx.Response(200, json={"model": MODEL, "response": "Hi", **FINAL})}
-    )
+    wire = Recorder({"POST /api/generate": httpx.Response(200, json={"model": MODEL, "response": "Hi", **FINAL})})
     with OllamaClient("http://sim", transport=wire.transport()) as client:
         answer = client.generate(MODEL, "hello", options={"num_predict": 2, "seed": 1}, keep_alive="5m")
     assert answer.response == "Hi"
@@ -101,11 +99,7 @@ def test_generate_non_streaming_reads_nanoseconds() -> None:
 
 def test_load_and_unload_bodies() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
-        reason = (
-            "unload"
-            if b'"keep_alive": 0' in request.content or b'"keep_alive":0' in request.content
-            else "load"
-        )
+        reason = "unload" if b'"keep_alive": 0' in request.content or b'"keep_alive":0' in request.content else "load"
         return httpx.Response(200, json={"model": MODEL, "response": "", "done": True, "done_reason": reason})
 
     wire = Recorder({"POST /api/generate": answer})
@@ -201,3 +195,25 @@ async def test_async_ollama_stream_generate() -> None:
             result = await stream.collect()
     assert result.text == "x"
     assert result.completion_tokens == 2
+
+
+def test_embed_both_apis() -> None:
+    wire = Recorder(
+        {
+            "POST /api/embed": httpx.Response(200, json={"model": MODEL, "embeddings": [[0.1, 0.2], [0.3, 0.4]]}),
+            "POST /v1/embeddings": httpx.Response(
+                200,
+                json={
+                    "object": "list",
+                    "model": MODEL,
+                    "data": [{"object": "embedding", "index": 0, "embedding": [0.5]}],
+                },
+            ),
+        }
+    )
+    with OllamaClient("http://sim", transport=wire.transport()) as client:
+        native = client.embed(MODEL, ["a", "b"])
+        compat = client.openai().embeddings(MODEL, "a")
+    assert native.embeddings == [[0.1, 0.2], [0.3, 0.4]]
+    assert compat.data[0].embedding == [0.5]
+    assert wire.body(0) == {"model": MODEL, "input": ["a", "b"]}
