@@ -62,14 +62,10 @@ def error_code(data: dict[str, Any], default: int) -> int:
 
 
 def http_error(response: httpx.Response) -> ServerHTTPError:
-    return ServerHTTPError(
-        response.status_code, server_message(response.content), url=str(response.request.url)
-    )
+    return ServerHTTPError(response.status_code, server_message(response.content), url=str(response.request.url))
 
 
-def transport_error(
-    exc: httpx.HTTPError, url: str, timeout_s: float, *, streaming: bool = False
-) -> ServerError:
+def transport_error(exc: httpx.HTTPError, url: str, timeout_s: float, *, streaming: bool = False) -> ServerError:
     """Map an httpx failure to the o2v type that tells the user what to do."""
     if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError | httpx.UnsupportedProtocol):
         return ServerUnreachable(
@@ -90,9 +86,7 @@ def transport_error(
             "the server closed the connection mid-response -- check its logs",
             url=url,
         )
-    return ServerError(
-        f"request to {url} failed ({type(exc).__name__}: {exc}); check the server's logs", url=url
-    )
+    return ServerError(f"request to {url} failed ({type(exc).__name__}: {exc}); check the server's logs", url=url)
 
 
 def parse_model(model: type[M], data: Any, url: str) -> M:

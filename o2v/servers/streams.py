@@ -32,12 +32,8 @@ class StreamResult(BaseModel):
 
     text: str = Field(default="", description="All generated text, concatenated.")
     finish_reason: str | None = Field(default=None, description="stop, length, ... (Ollama: done_reason).")
-    prompt_tokens: int | None = Field(
-        default=None, description="From usage / prompt_eval_count; None if not sent."
-    )
-    completion_tokens: int | None = Field(
-        default=None, description="From usage / eval_count; None if not sent."
-    )
+    prompt_tokens: int | None = Field(default=None, description="From usage / prompt_eval_count; None if not sent.")
+    completion_tokens: int | None = Field(default=None, description="From usage / eval_count; None if not sent.")
     chunks: int = Field(default=0, description="Chunks that carried text.")
     timing: StreamTiming
 
@@ -248,9 +244,7 @@ class AsyncStream(_StreamBase[C]):
 
     async def __aiter__(self) -> AsyncIterator[C]:
         if self._response is None:
-            raise RuntimeError(
-                "use the stream as a context manager: `async with client.stream_...(...) as s:`"
-            )
+            raise RuntimeError("use the stream as a context manager: `async with client.stream_...(...) as s:`")
         try:
             async for line in self._response.aiter_lines():
                 for chunk in self._line(line):

@@ -30,12 +30,8 @@ class StreamTiming(BaseModel):
     first_byte_s: float | None = Field(default=None, description="Response headers arrived.")
     first_token_s: float | None = Field(default=None, description="First chunk with generated text arrived.")
     chunk_s: list[float] = Field(default_factory=list, description="Arrival of every chunk carrying text.")
-    events: int = Field(
-        default=0, description="Stream events received, with or without text (role, usage, final)."
-    )
-    last_s: float | None = Field(
-        default=None, description="The stream ended (end marker, final object or error)."
-    )
+    events: int = Field(default=0, description="Stream events received, with or without text (role, usage, final).")
+    last_s: float | None = Field(default=None, description="The stream ended (end marker, final object or error).")
 
     @property
     def ttft_ms(self) -> float | None:
