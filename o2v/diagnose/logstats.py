@@ -46,6 +46,24 @@ class _Req:
     peak: bool
 
 
+@dataclass(slots=True)
+class _Hot:
+    """Counters touched on every line: a slotted dataclass is several times cheaper than pydantic setattr."""
+
+    lines: int = 0
+    access: int = 0
+    inference: int = 0
+    latency_s: float = 0.0
+    timeouts: int = 0
+    peak_requests: int = 0
+    peak_timeouts: int = 0
+    off_requests: int = 0
+    off_timeouts: int = 0
+    max_in_flight: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+
+
 def _epoch(when: datetime) -> float:
     return (when.replace(tzinfo=None) - datetime(1970, 1, 1)).total_seconds()
 
@@ -86,13 +104,15 @@ class LogAnalyzer:
         self._last_inference_end: float | None = None
         self._abort_msgs = 0
         self._status_499 = 0
+        self._hot = _Hot()
+        self._status: dict[int, int] = {}
 
     # -- feeding --------------------------------------------------------------------------------------------
     def add(self, record: LogRecord) -> None:
         s = self.s
-        s.lines += 1
+        self._hot.lines += 1
         if isinstance(record, AccessRecord):
-            s.access_records += 1
+            self._hot.access += 1
             self._access(record)
         elif isinstance(record, AppRecord):
             s.app_records += 1
@@ -125,33 +145,38 @@ class LogAnalyzer:
                 self.s.reloads_after_idle += 1
 
     def _access(self, rec: AccessRecord) -> None:
-        s = self.s
-        key = str(rec.status)
-        s.status_counts[key] = s.status_counts.get(key, 0) + 1
+        hot = self._hot
+        self._status[rec.status] = self._status.get(rec.status, 0) + 1
         if rec.status == 499:
             self._status_499 += 1
         if rec.method != "POST" or rec.path.split("?", 1)[0] not in INFERENCE_PATHS:
             return
         if rec.status == 503 or (400 <= rec.status < 500 and rec.status != 499):
             return  # rejected at once (queue full, bad request): no latency to learn from
-        s.inference_requests += 1
+        hot.inference += 1
         end = _epoch(rec.time)
         hour = rec.time.hour
         peak = rec.time.weekday() in self.working_days and self.working_hours[0] <= hour < self.working_hours[1]
         req = _Req(start=end - rec.latency_s, end=end, latency_s=rec.latency_s, client=rec.client_ip, when=rec.time,
                    peak=peak)
-        s.first_time = rec.time if s.first_time is None else min(s.first_time, rec.time)
-        s.last_time = rec.time if s.last_time is None else max(s.last_time, rec.time)
+        if hot.first is None or rec.time < hot.first:
+            hot.first = rec.time
+        if hot.last is None or rec.time > hot.last:
+            hot.last = rec.time
         self._clients.add(rec.client_ip)
         self._last_inference_end = end if self._last_inference_end is None else max(self._last_inference_end, end)
-        s.latency_s_total += rec.latency_s
-        if rec.latency_s >= self.timeout_s:
-            s.timeouts += 1
-        period, hist = (s.peak, self._peak_hist) if peak else (s.off_hours, self._off_hist)
+        hot.latency_s += rec.latency_s
+        timed_out = rec.latency_s >= self.timeout_s
+        hot.timeouts += timed_out
+        if peak:
+            hot.peak_requests += 1
+            hot.peak_timeouts += timed_out
+            self._peak_hist.add(rec.latency_s * 1000)
+        else:
+            hot.off_requests += 1
+            hot.off_timeouts += timed_out
+            self._off_hist.add(rec.latency_s * 1000)
         self._hours[0 if peak else 1].add((rec.time.year, rec.time.month, rec.time.day, rec.time.hour))
-        period.requests += 1
-        period.timeouts += rec.latency_s >= self.timeout_s
-        hist.add(rec.latency_s * 1000)
         self._horizon = min(max(self._horizon, rec.latency_s + 1.0), _MAX_HORIZON_S)
         self._window.append(req)
         bisect.insort(self._starts, req.start)
@@ -174,7 +199,8 @@ class LogAnalyzer:
 
     def _record(self, req: _Req, in_flight: int) -> None:
         s = self.s
-        s.max_in_flight = max(s.max_in_flight, in_flight)
+        if in_flight > self._hot.max_in_flight:
+            self._hot.max_in_flight = in_flight
         self._in_flight.add(in_flight)
         level = min(in_flight, MAX_LEVEL)
         # acc: latency sum, count, timeouts, peak latency sum, peak count
@@ -186,7 +212,7 @@ class LogAnalyzer:
         if req.peak:
             acc[3] += req.latency_s
             acc[4] += 1
-        if in_flight >= 2 and s.max_clients_in_flight < in_flight:
+        if in_flight >= 2 and s.max_clients_in_flight < in_flight and in_flight >= self._hot.max_in_flight:
             recent = list(self._window)[-400:]
             clients = {r.client for r in recent if r.start <= req.start < r.end}
             s.max_clients_in_flight = max(s.max_clients_in_flight, len(clients))
@@ -197,15 +223,20 @@ class LogAnalyzer:
     def summary(self) -> LogSummary:
         self._finalise(None)
         s = self.s.model_copy(deep=True)
+        hot = self._hot
+        s.lines, s.access_records, s.inference_requests = hot.lines, hot.access, hot.inference
+        s.latency_s_total, s.timeouts, s.max_in_flight = hot.latency_s, hot.timeouts, hot.max_in_flight
+        s.first_time, s.last_time = hot.first, hot.last
+        s.status_counts = {str(k): v for k, v in self._status.items()}
         s.server_config = dict(self._env)
         parallel = self._env.get("OLLAMA_NUM_PARALLEL", "")
         s.configured_num_parallel = int(parallel) if re.fullmatch(r"\d+", parallel) else None
         s.keep_alive_s = _keep_alive_s(self._env)
         s.aborts = max(self._abort_msgs, self._status_499)
         s.distinct_clients = len(self._clients)
-        s.peak = PeriodStats(requests=s.peak.requests, timeouts=s.peak.timeouts,
+        s.peak = PeriodStats(requests=hot.peak_requests, timeouts=hot.peak_timeouts,
                              p95_e2e_ms=self._peak_hist.percentile(95), hours_observed=len(self._hours[0]))
-        s.off_hours = PeriodStats(requests=s.off_hours.requests, timeouts=s.off_hours.timeouts,
+        s.off_hours = PeriodStats(requests=hot.off_requests, timeouts=hot.off_timeouts,
                                   p95_e2e_ms=self._off_hist.percentile(95), hours_observed=len(self._hours[1]))
         p95_in_flight = self._in_flight.percentile(95)
         s.p95_in_flight = int(round(p95_in_flight)) if p95_in_flight is not None else None
