@@ -3,8 +3,10 @@
 A re-run of the migrate flow (the Prefect UI's Retry, or a new run with the same migration id) asks the ledger
 before each phase. A phase that already succeeded under the same configuration hash is not repeated: its
 stored result is read back into its typed model and later phases use it as if it had just run. A changed
-configuration changes the hash, so every phase runs again. ``from_phase`` forces that phase and every later
-one to run again even when the ledger has them.
+configuration changes the hash, so every phase runs again. Once a phase really runs, every later phase runs
+too: they were computed from the earlier result, which has just changed. ``from_phase`` forces that phase and
+every later one to run again even when the ledger has them. Skips are written to the ledger as well, so its
+history shows what each run did.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class PhaseRunner:
         self.outcomes: list[PhaseOutcome] = []
 
     def forced(self, phase: str) -> bool:
+        if any(o.status != "skipped" for o in self.outcomes):
+            return True
         return self.from_phase is not None and PHASES.index(phase) >= PHASES.index(self.from_phase)
 
     def previous(self, phase: str, result_type: type[T]) -> T | None:
@@ -74,6 +78,8 @@ class PhaseRunner:
         """Return (result, skipped). Failures are recorded in the ledger and raised as PhaseError."""
         earlier = self.previous(phase, result_type)
         if earlier is not None:
+            skipped_id = self.store.phase_started(self.migration_id, phase, self.config_hash)
+            self.store.phase_finished(skipped_id, "skipped", error=None)
             self.outcomes.append(PhaseOutcome(phase=phase, status="skipped"))
             return earlier, True
         entry_id = self.store.phase_started(self.migration_id, phase, self.config_hash)

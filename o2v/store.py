@@ -205,10 +205,10 @@ class Store:
         """The phase's success under the same configuration, if it is still the latest finished outcome.
 
         A later failure (e.g. the deploy was rolled back after validation failed) cancels an earlier success,
-        so a re-run does the phase again. Rows still 'running' (a killed run) decide nothing.
+        so a re-run does the phase again. Rows still 'running' (a killed run) and skips decide nothing.
         """
         for entry in reversed(self.ledger(migration_id)):
-            if entry.phase != phase or entry.config_hash != config_hash or entry.status == "running":
+            if entry.phase != phase or entry.config_hash != config_hash or entry.status in ("running", "skipped"):
                 continue
             return entry if entry.status == "succeeded" else None
         return None

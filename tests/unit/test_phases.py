@@ -76,6 +76,19 @@ def test_from_phase_forces_that_phase_and_later_ones(store: Store) -> None:
     assert runner.executed() == ["deploy", "smoke"]
 
 
+def test_a_phase_that_runs_again_reruns_every_later_phase(store: Store) -> None:
+    ran: list[str] = []
+    for phase in ("plan", "deploy", "smoke"):
+        PhaseRunner(store, "m1", "h").run(phase, lambda p=phase: ran.append(p) or Result(value=0), Result)
+    store.invalidate_phase("m1", "deploy", "h", "rolled back")
+    ran.clear()
+    runner = PhaseRunner(store, "m1", "h")
+    for phase in ("plan", "deploy", "smoke"):
+        runner.run(phase, lambda p=phase: ran.append(p) or Result(value=0), Result)
+    assert ran == ["deploy", "smoke"]
+    assert [e.status for e in store.ledger("m1")][-3:] == ["skipped", "succeeded", "succeeded"]
+
+
 def test_invalidated_phase_runs_again(store: Store) -> None:
     ran: list[str] = []
     PhaseRunner(store, "m1", "h").run("deploy", lambda: ran.append("x") or Result(value=0), Result)
