@@ -5,12 +5,11 @@ from __future__ import annotations
 import random
 
 import pytest
+from _diag_synth import closed_loop_samples
 
 from o2v.diagnose.fit import fit_parallelism, queue_share_at, throughput_parallelism, timeout_crossing
 from o2v.diagnose.models import LevelPoint
 from o2v.diagnose.samples import levels_from_samples
-
-from _diag_synth import closed_loop_samples
 
 
 def _points(k: float, service_ms: float, levels: list[int], noise: float = 0.0, seed: int = 1) -> list[LevelPoint]:
@@ -75,5 +74,6 @@ def test_timeout_crossing_and_queue_share() -> None:
     assert timeout_crossing(points, fit, 4) == 1  # already too slow alone
     assert queue_share_at(fit, 1) == 0
     assert queue_share_at(fit, 8) == pytest.approx(0.75)
-    measured = [*points, LevelPoint(concurrency=10, requests=5, completed=5, p95_e2e_ms=31_000, little_latency_ms=20_000)]
+    over = LevelPoint(concurrency=10, requests=5, completed=5, p95_e2e_ms=31_000, little_latency_ms=20_000)
+    measured = [*points, over]
     assert timeout_crossing(measured, fit, 30) == 10

@@ -8,12 +8,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from _diag_synth import fifo, gin_lines
 
 from o2v.diagnose.fit import fit_parallelism
 from o2v.diagnose.logstats import analyse_log
 from o2v.servers.logs import parse_lines, read_log
-
-from _diag_synth import fifo, gin_lines
 
 T0 = datetime(2025, 3, 4, 10, 0, 0)  # a Tuesday, in working hours
 DATA = Path(__file__).parents[2] / "data" / "ollama_logs"
@@ -111,7 +110,8 @@ def _write_log(path: Path, lines: int) -> None:
             if i % 10 == 0:
                 out.write("llama_model_loader: - kv  12: noise\n")
             stamp = datetime.fromtimestamp(1741082400 + t).strftime("%Y/%m/%d - %H:%M:%S")
-            out.write(f'[GIN] {stamp} | 200 | {rng.uniform(0.5, 20):.6f}s |      10.0.0.{i % 50} | POST     "/api/chat"\n')
+            latency = f"{rng.uniform(0.5, 20):.6f}s"
+            out.write(f'[GIN] {stamp} | 200 | {latency} |      10.0.0.{i % 50} | POST     "/api/chat"\n')
 
 
 def _peak_bytes(path: Path) -> tuple[int, int]:

@@ -6,13 +6,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from _diag_synth import closed_loop_samples, fifo, gin_lines
 
 from o2v.config import Settings
 from o2v.diagnose import diagnose
 from o2v.servers.logs import parse_lines
 from o2v.store import Store
-
-from _diag_synth import closed_loop_samples, fifo, gin_lines
 
 DATA = Path(__file__).parents[2] / "data" / "ollama_logs"
 

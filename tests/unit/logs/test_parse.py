@@ -82,7 +82,10 @@ def test_quoted_paths_keep_query_strings_and_escapes() -> None:
 
 
 def test_colour_codes_and_prefixes_are_ignored() -> None:
-    coloured = "[GIN] 2025/01/15 - 10:23:45 |\x1b[97;42m 200 \x1b[0m|      1.2ms |  ::1 |\x1b[97;46m POST    \x1b[0m \"/api/chat\""
+    coloured = (
+        "[GIN] 2025/01/15 - 10:23:45 |\x1b[97;42m 200 \x1b[0m|      1.2ms |  ::1 |\x1b[97;46m POST    \x1b[0m "
+        '"/api/chat"'
+    )
     journald = 'Jan 15 10:23:45 box ollama[99]: [GIN] 2025/01/15 - 10:23:45 | 200 | 3s | 10.0.0.1 | POST "/api/chat"'
     docker_t = '2025-01-15T10:23:45.123456789Z [GIN] 2025/01/15 - 10:23:45 | 200 | 3s | 10.0.0.1 | POST "/api/chat"'
     for line in (coloured, journald, docker_t):
@@ -109,7 +112,8 @@ def test_slog_line_with_attrs() -> None:
 def test_slog_nanosecond_time_and_pre_slog_lines() -> None:
     rec = parse_line("time=2025-01-15T10:23:45.123456789Z level=WARN source=a.go:1 msg=x")
     assert isinstance(rec, AppRecord)
-    assert rec.time.microsecond == 123456 and rec.level == "WARN"
+    assert rec.time.microsecond == 123456
+    assert rec.level == "WARN"
     old = parse_line("2024/03/04 09:12:01 routes.go:1018: Listening on 127.0.0.1:11434 (version 0.1.27)")
     assert isinstance(old, AppRecord)
     assert (old.source, old.msg) == ("routes.go:1018", "Listening on 127.0.0.1:11434 (version 0.1.27)")
@@ -122,7 +126,8 @@ def test_server_config_from_real_v0_9_log() -> None:
     assert env["OLLAMA_MAX_QUEUE"] == "512"
     assert env["OLLAMA_HOST"] == "http://0.0.0.0:11434"
     assert env["CUDA_VISIBLE_DEVICES"] == ""
-    assert env["OLLAMA_ORIGINS"].startswith("[http://localhost https://localhost") and env["OLLAMA_ORIGINS"].endswith("]")
+    assert env["OLLAMA_ORIGINS"].startswith("[http://localhost https://localhost")
+    assert env["OLLAMA_ORIGINS"].endswith("]")
     assert env["ROCR_VISIBLE_DEVICES"] == ""
     assert len(env) == 28
 
@@ -136,7 +141,9 @@ def test_server_config_last_restart_wins_and_absent_is_empty() -> None:
 
 def test_go_map_windows_paths_and_nested_lists() -> None:
     env = parse_go_map(r"map[OLLAMA_MODELS:C:\Users\me\.ollama OLLAMA_ORIGINS:[a b:* C:x] OLLAMA_KEEP_ALIVE:-1ns]")
-    assert env == {"OLLAMA_MODELS": r"C:\Users\me\.ollama", "OLLAMA_ORIGINS": "[a b:* C:x]", "OLLAMA_KEEP_ALIVE": "-1ns"}
+    assert env == {
+        "OLLAMA_MODELS": r"C:\Users\me\.ollama", "OLLAMA_ORIGINS": "[a b:* C:x]", "OLLAMA_KEEP_ALIVE": "-1ns"
+    }
 
 
 def test_aborts_and_model_loads() -> None:
