@@ -182,3 +182,18 @@ def test_client_leaving_while_waiting_for_a_slot_is_499_and_logged() -> None:
                for line in sim.stderr_lines)  # fmt: skip
     assert any(" | 499 | " in line and '"/api/chat"' in line for line in sim.stdout_lines)
     assert stats["requests_by_status"].get("499") == 1
+
+
+def test_model_loads_on_first_use_and_after_keep_alive_expiry() -> None:
+    with SimulatorProcess("ollama", args=["--load-ms", "300", "--ttft-ms", "1", "--itl-ms", "1"]) as sim:
+
+        def load_s(keep_alive: str) -> float:
+            body = {"model": MODEL, "prompt": "x", "stream": False, "keep_alive": keep_alive}
+            return float(httpx.post(sim.url + "/api/generate", json=body, timeout=10).json()["load_duration"]) / 1e9
+
+        assert load_s("300ms") >= 0.25
+        assert load_s("300ms") < 0.05
+        time.sleep(0.5)
+        assert load_s("5m") >= 0.25
+        assert httpx.get(sim.url + "/_sim/stats").json()["model_loads"] == 2
+    assert sum('msg="starting llama server"' in line for line in sim.stderr_lines) == 2

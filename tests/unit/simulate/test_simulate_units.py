@@ -150,7 +150,8 @@ def test_package_imports_only_what_the_slim_image_has() -> None:
         "print(' '.join(sorted({m.split('.')[0] for m in set(sys.modules) - before})))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
-    allowed = {"o2v", "cython_runtime", "aiohttp", "pydantic", "pydantic_core", "yaml", "multidict", "yarl", "frozenlist",
+    allowed = {"o2v", "cython_runtime", "aiohttp", "pydantic", "pydantic_core", "yaml", "multidict", "yarl",
+               "frozenlist",
                "aiosignal", "aiohappyeyeballs", "propcache", "attr", "idna", "annotated_types",
                "typing_extensions", "typing_inspection"}  # fmt: skip
     extra = {m for m in out.stdout.split() if m not in sys.stdlib_module_names and not m.startswith("_")} - allowed
