@@ -183,7 +183,10 @@ class SlackSettings(Section):
 
 
 class StoreSettings(Section):
-    url: str = Field("sqlite:///.o2v/o2v.db", description="SQLAlchemy URL of the results store.")
+    url: str = Field(
+        "sqlite:///.o2v/o2v.db",
+        description="SQLAlchemy URL of the results store (postgresql://user:password@host/db works too).",
+    )
     batch_size: int = Field(500, ge=1, le=100_000, description="Samples written per insert.")
 
     @field_validator("url")
@@ -197,6 +200,18 @@ class StoreSettings(Section):
         except ArgumentError as exc:
             raise ValueError(f"must be a SQLAlchemy URL such as sqlite:///.o2v/o2v.db, got {value!r}") from exc
         return value
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with its password masked, for logs, reports and summaries."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def __repr_args__(self) -> Any:
+        # The URL may carry a database password: keep it out of repr() and str(), which end up in logs.
+        for name, value in super().__repr_args__():
+            yield name, (self.safe_url if name == "url" else value)
 
 
 class CutoverSettings(Section):

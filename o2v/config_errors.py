@@ -64,13 +64,13 @@ class _Hidden:
 
 
 _HIDDEN = _Hidden()
-_SECRET_WORDS = ("token", "password", "secret", "api_key", "apikey", "credential")
+_SECRET_NAME = re.compile(r"(^|_)(token|password|passwd|secret|api_keys?|apikey|credentials?)$", re.IGNORECASE)
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*://[^:/@\s]*:)[^@\s]*@")
 
 
 def _is_secret(model: type[BaseModel], loc: list[Any]) -> bool:
     """Whether the value at ``loc`` is (part of) a secret: never echo it back, even when it is invalid."""
-    if any(isinstance(part, str) and any(w in part.lower() for w in _SECRET_WORDS) for part in loc):
+    if any(isinstance(part, str) and _SECRET_NAME.search(part) for part in loc):
         return True
     for end in range(1, len(loc) + 1):
         field = _field_at(model, loc[:end])

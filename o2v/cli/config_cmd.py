@@ -44,7 +44,7 @@ def summary_lines(settings: Settings) -> list[str]:
         f"gpu             compute capability >= {s.gpu.min_compute_capability}",
         f"load test       concurrency {s.loadtest.concurrency}, {s.loadtest.requests_per_level} requests/level",
         f"slack           {slack}",
-        f"store           {_safe_url(s.store.url)}",
+        f"store           {s.store.safe_url}",
         f"cutover         stages {s.cutover.stages_percent} %"
         f", decommission after {s.cutover.decommission_after_days} days",
         f"config hash     {s.config_hash()}",
@@ -54,9 +54,3 @@ def summary_lines(settings: Settings) -> list[str]:
         lines.append(f"environment     {', '.join(overridden)} (values not shown)")
     return lines
 
-
-def _safe_url(url: str) -> str:
-    """The store URL with its password masked: the summary is meant to be pasted into tickets."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
