@@ -3,6 +3,7 @@
 #
 #   o2v-base:bookworm            Debian 12 minbase + python3 (debootstrap + docker import)
 #   o2v-sim:<version>, :latest   `python3 -m o2v.simulate` on top of the base image
+#   o2v-sim-vllm, o2v-sim-ollama the same with entrypoints that mimic vllm/vllm-openai and ollama/ollama
 #
 # Why local: no registry is reachable from the machines this runs on, so nothing can be pulled.
 # An image that already exists is reused; the simulator image is rebuilt when the sources it
@@ -109,8 +110,21 @@ build_sim() {
     log "$tag ready (also tagged o2v-sim:latest)"
 }
 
+build_entrypoint_tags() {
+    # Thin images whose entrypoint mimics the real servers', so a deploy spec works unchanged on them:
+    # o2v-sim-vllm behaves like vllm/vllm-openai (`vllm serve` args, port 8000), o2v-sim-ollama like ollama/ollama.
+    local version
+    version=$("$python" -c "import tomllib; print(tomllib.load(open('pyproject.toml','rb'))['project']['version'])")
+    printf 'FROM o2v-sim:%s\nENTRYPOINT ["python3", "-m", "o2v.simulate", "vllm"]\nCMD ["--host", "0.0.0.0", "--port", "8000"]\n' \
+        "$version" | DOCKER_BUILDKIT=0 docker build --quiet -t "o2v-sim-vllm:$version" -t o2v-sim-vllm:latest - >/dev/null
+    printf 'FROM o2v-sim:%s\nENTRYPOINT ["python3", "-m", "o2v.simulate", "ollama", "--host", "0.0.0.0", "--port", "11434"]\nCMD []\n' \
+        "$version" | DOCKER_BUILDKIT=0 docker build --quiet -t "o2v-sim-ollama:$version" -t o2v-sim-ollama:latest - >/dev/null
+    log "o2v-sim-vllm:$version and o2v-sim-ollama:$version ready"
+}
+
 build_base
 if [[ $base_only == 0 ]]; then
     build_sim
+    build_entrypoint_tags
 fi
-docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^o2v-(base|sim):' || true
+docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^o2v-(base|sim|sim-vllm|sim-ollama):' || true

@@ -56,6 +56,9 @@ def healthcheck(spec: LaunchSpec) -> dict[str, Any]:
     }
 
 
+SIMULATOR_LABEL = "io.o2v.simulator"
+
+
 def create_kwargs(spec: LaunchSpec, env: dict[str, str]) -> dict[str, Any]:
     """Everything ``containers.create`` needs; pure, so the mapping is unit-tested without Docker."""
     from docker.types import DeviceRequest
@@ -178,17 +181,22 @@ class DockerBackend:
         from docker.errors import APIError, ImageNotFound
 
         try:
-            self.client.images.get(spec.image)
+            image = self.client.images.get(spec.image)
         except ImageNotFound:
             progress(f"{spec.name}: image {spec.image} is not on this host; pulling it")
             try:
-                self.client.images.pull(spec.image)
+                image = self.client.images.pull(spec.image)
             except APIError as exc:
                 raise DeployError(
                     f"image {spec.image} is not on the Docker host and could not be pulled: "
                     f"{exc.explanation or exc}. What to do: `docker pull {spec.image}` (or build it) "
                     "on that host."
                 ) from exc
+        if (image.labels or {}).get(SIMULATOR_LABEL) == "true" and spec.gpu_device_ids is not None:
+            # o2v's own simulator images stand in for vLLM in tests and rehearsals: they need no GPU, and a GPU
+            # request would fail on hosts without NVIDIA's runtime. Every other image gets exactly what the plan asks.
+            progress(f"{spec.name}: {spec.image} is an o2v simulator image; no GPU requested")
+            spec = spec.model_copy(update={"gpu_device_ids": None})
         progress(f"{spec.name}: creating container from {spec.image} on port {spec.port}")
         try:
             container = self.client.containers.create(**create_kwargs(spec, env))
