@@ -40,3 +40,5 @@ piplog=$ctx/pip.log
 "$python" -m pip wheel --quiet --disable-pip-version-check --no-deps -w "$ctx/wheels" "$root" >>"$piplog" 2>&1 \
     || { echo "sim-context.sh: building the o2v wheel failed:" >&2; tail -n 20 "$piplog" >&2; exit 1; }
 ls "$ctx"/wheels/o2v-*.whl >/dev/null
+# setuptools builds in the source tree; leave no build/lib behind for ruff, mypy or the next wheel to trip on.
+rm -rf "$root/build/lib" "$root"/build/bdist.*

@@ -16,8 +16,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from conftest import free_port
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from o2v.errors import StoreError
 from o2v.store import LoadTestRunRecord, RequestSample, Store
@@ -32,19 +31,18 @@ def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
         return
     url = request.getfixturevalue("postgres_url")
     schema = f"o2v_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(Store(url).engine.url)  # same driver resolution as the store itself
-    with admin.begin() as conn:
+    admin = Store(url)  # resolves the driver the same way the store does
+    with admin.engine.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    scoped = make_url(str(Store(url).engine.url.render_as_string(hide_password=False)))
-    scoped = scoped.update_query_dict({"options": f"-csearch_path={schema}"})
+    scoped = admin.engine.url.update_query_dict({"options": f"-csearch_path={schema}"})
     db = Store(scoped.render_as_string(hide_password=False))
     try:
         yield db
     finally:
         db.close()
-        with admin.begin() as conn:
+        with admin.engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        admin.close()
 
 
 def sample(i: int = 0, **fields) -> RequestSample:
