@@ -1,4 +1,4 @@
-"""Telling the team what the migration is doing: Slack when configured, the console (and a Prefect artifact) when not.
+"""Telling the team what the migration is doing: Slack when configured, else the console and a Prefect artifact.
 
 Every phase message of one migration is a reply in ONE Slack thread, so the channel shows one line per migration
 (the parent, kept up to date with chat.update) instead of a wall of messages. The parent's ``ts`` lives in the

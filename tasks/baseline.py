@@ -25,12 +25,16 @@ class MonitorReport(BaseModel):
     def to_markdown(self) -> str:
         probe = (
             f"{self.probe.completed}/{self.probe.requests} requests completed in {self.probe.duration_s:.1f} s"
-            if self.probe.ok else f"failed: {self.probe.error}"
+            if self.probe.ok
+            else f"failed: {self.probe.error}"
         )
         lines = [
-            f"# Baseline monitor: {self.ollama_url}", "",
-            f"**Probe:** {probe}", f"**Outgrown now:** {'yes' if self.state.outgrown else 'no'}"
-            f" | **action:** {self.action} | **alerts so far:** {self.state.alerts_sent}", "",
+            f"# Baseline monitor: {self.ollama_url}",
+            "",
+            f"**Probe:** {probe}",
+            f"**Outgrown now:** {'yes' if self.state.outgrown else 'no'}"
+            f" | **action:** {self.action} | **alerts so far:** {self.state.alerts_sent}",
+            "",
             self.verdict.to_markdown(),
         ]
         return "\n".join(lines)
@@ -43,9 +47,9 @@ def probe_ollama(settings: Settings, store: Store) -> ProbeResult:
 
 
 @task(name="baseline-check", cache_policy=NO_CACHE, tags=["o2v", "baseline", "gx"])
-def check_baseline(settings: Settings, store: Store) -> Verdict:
+def check_baseline(settings: Settings, store: Store, probe: ProbeResult | None = None) -> Verdict:
     """Run the 'baseline' GX suite over the last monitor.window_s of probe samples, with Data Docs."""
-    samples = window_samples(settings, store)
+    samples = window_samples(settings, store, anchor=probe.started if probe is not None else None)
     docs_dir = settings.workdir / "reports" / "data_docs"
     return run_suite("baseline", samples, settings.thresholds, docs_dir=docs_dir)
 
@@ -60,7 +64,9 @@ def record_crossing(
     store.set_state(key, state.model_dump(mode="json"))
     if action != "none":
         store.audit(
-            "baseline-monitor", action, settings.ollama.url,
+            "baseline-monitor",
+            action,
+            settings.ollama.url,
             {"verdict": verdict.status, "reasons": verdict.reasons, "probe_error": probe.error},
         )
     return state, action

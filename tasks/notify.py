@@ -14,7 +14,11 @@ from o2v.notify import Notifier
 
 @task(name="notify-phase", cache_policy=NO_CACHE, tags=["o2v", "notify"])
 def notify_phase(
-    notifier: Notifier, migration_id: str, phase: str, status: str, figures: dict[str, str],
+    notifier: Notifier,
+    migration_id: str,
+    phase: str,
+    status: str,
+    figures: dict[str, str],
     flow_run_url: str | None = None,
 ) -> None:
     """One threaded phase message (Slack) or console line + artifact."""
@@ -23,7 +27,10 @@ def notify_phase(
 
 @task(name="notify-alert", cache_policy=NO_CACHE, tags=["o2v", "notify"])
 def notify_alert(
-    notifier: Notifier, text: str, figures: dict[str, str] | None = None, flow_run_url: str | None = None,
+    notifier: Notifier,
+    text: str,
+    figures: dict[str, str] | None = None,
+    flow_run_url: str | None = None,
     level: str = "warning",
 ) -> None:
     """A top-level alert (not part of a migration thread), e.g. 'Ollama is outgrown'."""
