@@ -149,11 +149,39 @@ def validation_suite(frame: pd.DataFrame, th: ThresholdSettings, baseline: pd.Da
             "cannot be compared at the same load; run the comparison with the same concurrency levels on both"
         )
         return plan
+    # At concurrency 1 nothing queues, so the engines' single-stream speeds are compared with their own,
+    # looser limit; the migration is judged where concurrency exists.
+    single = compared[compared["concurrency"] < th.compare_from_concurrency]
+    loaded = compared[compared["concurrency"] >= th.compare_from_concurrency]
+    if not single.empty:
+        plan.parts.append(
+            Part(
+                "validation.single_stream",
+                "vllm vs ollama",
+                single,
+                [
+                    Check(
+                        "single-stream p95 e2e ratio vLLM/Ollama",
+                        "p95_ratio",
+                        "max",
+                        th.max_single_stream_p95_ratio,
+                        "ratio",
+                        "max_single_stream_p95_ratio",
+                    ),
+                ],
+            )
+        )
+    if loaded.empty:
+        plan.inconclusive.append(
+            f"no load level at concurrency >= {th.compare_from_concurrency} (thresholds.compare_from_concurrency) "
+            "has enough samples on both sides; add such levels to loadtest.concurrency"
+        )
+        return plan
     plan.parts.append(
         Part(
             "validation.comparison",
             "vllm vs ollama",
-            compared,
+            loaded,
             [
                 Check(
                     "p95 e2e ratio vLLM/Ollama",

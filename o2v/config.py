@@ -157,6 +157,12 @@ class ThresholdSettings(Section):
     max_vllm_to_ollama_p95_ratio: float = Field(
         1.0, gt=0, description="vLLM's p95 latency may be at most this multiple of Ollama's at the same load."
     )
+    compare_from_concurrency: int = Field(
+        2, ge=1, le=10_000, description="vLLM-vs-Ollama ratios are judged at this concurrency and above."
+    )
+    max_single_stream_p95_ratio: float = Field(
+        1.5, gt=0, description="Below compare_from_concurrency, vLLM's p95 may be at most this multiple of Ollama's."
+    )
     min_vllm_to_ollama_throughput_ratio: float = Field(
         1.0, gt=0, description="vLLM's throughput must be at least this multiple of Ollama's at the same load."
     )

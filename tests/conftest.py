@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 
 import pytest
+from support.engines import IN_CI, free_port, need
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def need(what: str, how: str) -> None:
-    """Skip with a one-line how-to on a laptop; fail in CI, where everything must run for real."""
-    message = f"{what} is not available: {how}"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["IN_CI", "free_port", "need"]
 
 
 @pytest.fixture(scope="session")

@@ -90,7 +90,25 @@ def test_validation_fails_with_the_worst_level_named(make_samples):
     assert verdict.status == "fail"
     assert ratio.observed == pytest.approx(1.5)
     assert "at concurrency 8, 3.0 s vs 2.0 s" in ratio.message
-    assert "2 load levels" in ratio.message
+    assert "1 load level)" in ratio.message  # concurrency 1 is judged by the single-stream limit instead
+
+
+def test_single_stream_is_judged_with_its_own_looser_limit(make_samples):
+    ollama = make_samples("ollama", 25, e2e_ms=1000, concurrency=1) + make_samples(
+        "ollama", 25, e2e_ms=4000, concurrency=8
+    )
+    slightly_slower_alone = make_samples("vllm", 25, e2e_ms=1300, concurrency=1) + make_samples(
+        "vllm", 25, e2e_ms=1500, concurrency=8
+    )
+    assert run_suite("validation", slightly_slower_alone + ollama, TH).status == "pass"
+    much_slower_alone = make_samples("vllm", 25, e2e_ms=2000, concurrency=1) + make_samples(
+        "vllm", 25, e2e_ms=1500, concurrency=8
+    )
+    verdict = run_suite("validation", much_slower_alone + ollama, TH)
+    assert verdict.status == "fail"
+    assert [f.column for f in verdict.failures] == ["p95_ratio"]
+    assert "single-stream" in verdict.failures[0].message
+    assert "max_single_stream_p95_ratio" in verdict.failures[0].message
 
 
 def test_validation_without_a_common_level_is_inconclusive(make_samples):
