@@ -36,6 +36,7 @@ ALERT_EMOJI = {"info": ":information_source:", "warning": ":warning:", "critical
 MAX_FIELDS = 10  # Block Kit: at most 10 fields per section
 MAX_FIELD_CHARS = 1900  # Block Kit: 2000 characters per text object
 STATE_PREFIX = "slack.thread."
+STALE_THREAD_ERRORS = {"thread_not_found", "message_not_found", "channel_not_found", "is_archived"}
 
 
 class Notifier(Protocol):
@@ -214,13 +215,7 @@ class SlackNotifier:
         self, migration_id: str, phase: str, status: str, figures: dict[str, str], flow_run_url: str | None = None
     ) -> None:
         try:
-            thread = self._thread(migration_id, phase, status, flow_run_url)
-            self.client.chat_postMessage(
-                channel=thread["channel"],
-                thread_ts=thread["ts"],
-                text=phase_text(migration_id, phase, status),
-                blocks=phase_blocks(migration_id, phase, status, figures, flow_run_url),
-            )
+            thread = self._reply(migration_id, phase, status, figures, flow_run_url)
             self.client.chat_update(
                 channel=thread["channel"],
                 ts=thread["ts"],
@@ -253,6 +248,34 @@ class SlackNotifier:
         """auth.test: the bot's name, or raise. For ``o2v``'s setup checks, not for flows."""
         response = self.client.auth_test()
         return str(response.get("user") or response.get("bot_id") or "unknown")
+
+    def _reply(
+        self, migration_id: str, phase: str, status: str, figures: dict[str, str], flow_run_url: str | None
+    ) -> dict[str, str]:
+        """Reply in the migration's thread; a stored thread that no longer exists starts a new one (once)."""
+        from slack_sdk.errors import SlackApiError
+
+        for attempt in (1, 2):
+            thread = self._thread(migration_id, phase, status, flow_run_url)
+            try:
+                self.client.chat_postMessage(
+                    channel=thread["channel"],
+                    thread_ts=thread["ts"],
+                    text=phase_text(migration_id, phase, status),
+                    blocks=phase_blocks(migration_id, phase, status, figures, flow_run_url),
+                )
+                return thread
+            except SlackApiError as exc:
+                if attempt == 2 or exc.response.get("error") not in STALE_THREAD_ERRORS:
+                    raise
+                log.warning(
+                    "the Slack thread of migration %s is gone (%s); starting a new one",
+                    migration_id,
+                    exc.response.get("error"),
+                )
+                self._threads.pop(STATE_PREFIX + migration_id, None)
+                self._save(STATE_PREFIX + migration_id, {})
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def _thread(self, migration_id: str, phase: str, status: str, flow_run_url: str | None) -> dict[str, str]:
         key = STATE_PREFIX + migration_id

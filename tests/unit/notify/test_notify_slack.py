@@ -148,3 +148,14 @@ def test_console_notifier_prints_figures_and_link():
     out = io.StringIO()
     ConsoleNotifier(out).phase("m1", "plan", "succeeded", {"gpu": "H100"}, flow_run_url="http://ui/r/1")
     assert out.getvalue() == "[o2v] m1 | plan: succeeded\n    gpu: H100\n    flow run: http://ui/r/1\n"
+
+
+def test_a_stored_thread_that_no_longer_exists_starts_a_new_one(slack, store):
+    store.set_state("slack.thread.m1", {"channel": "C00000001", "ts": "1600000000.000001"})
+    notify, out = notifier(slack, store)
+    notify.phase("m1", "plan", "succeeded", {})
+    (parent,) = slack.top_level()
+    assert [r.text for r in slack.replies(parent.ts)] == [":white_check_mark: plan: succeeded (migration m1)"]
+    assert store.get_state("slack.thread.m1") == {"channel": parent.channel, "ts": parent.ts}
+    assert notify.failures == 0
+    assert out.getvalue() == ""
