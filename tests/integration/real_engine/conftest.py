@@ -62,6 +62,8 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", ALIAS,
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX), "--n_threads", "1",
+        # by default a new request cuts the running one short; queue them instead, as Ollama's one slot does
+        "--interrupt_requests", "False",
     ]  # fmt: skip
     with open(log, "w", encoding="utf-8") as sink:
         proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)

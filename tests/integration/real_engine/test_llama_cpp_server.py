@@ -11,7 +11,7 @@ import asyncio
 import pytest
 
 from o2v.errors import ServerHTTPError
-from o2v.servers import AsyncOpenAIClient, OpenAIClient
+from o2v.servers import AsyncOpenAIClient, OpenAIClient, StreamResult
 
 from .conftest import Engine
 
@@ -68,12 +68,17 @@ def test_prompt_beyond_context_is_an_http_error_with_the_engine_message(llama_se
     assert "context" in info.value.server_message.lower()
 
 
-async def test_async_streams(llama_server: Engine) -> None:
+async def test_async_concurrent_streams_queue_and_agree(llama_server: Engine) -> None:
+    """Two streams at once on a one-slot engine: both complete, greedy text identical, the second waits."""
     async with AsyncOpenAIClient(llama_server.url) as client:
 
-        async def one() -> str:
+        async def one() -> StreamResult:
             async with client.stream_chat(llama_server.model, MSGS, max_tokens=4, temperature=0.0) as stream:
-                return (await stream.collect()).text
+                return await stream.collect()
 
-        texts = await asyncio.gather(one(), one())
-    assert texts[0] == texts[1]
+        first, second = await asyncio.gather(one(), one())
+    assert first.text == second.text
+    assert first.finish_reason in {"stop", "length"}
+    assert second.finish_reason in {"stop", "length"}
+    assert first.timing.e2e_ms is not None
+    assert second.timing.e2e_ms is not None
