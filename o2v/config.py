@@ -161,7 +161,9 @@ class ThresholdSettings(Section):
         2, ge=1, le=10_000, description="vLLM-vs-Ollama ratios are judged at this concurrency and above."
     )
     max_single_stream_p95_ratio: float = Field(
-        1.5, gt=0, description="Below compare_from_concurrency, vLLM's p95 may be at most this multiple of Ollama's."
+        1.5,
+        gt=0,
+        description="Below compare_from_concurrency, vLLM's p95 may be at most this multiple of Ollama's.",
     )
     min_vllm_to_ollama_throughput_ratio: float = Field(
         1.0, gt=0, description="vLLM's throughput must be at least this multiple of Ollama's at the same load."
@@ -278,7 +280,8 @@ class DiagnoseSettings(Section):
 
 class MonitorSettings(Section):
     probe_concurrency: list[int] = Field(
-        default_factory=lambda: [1, 4], description="Concurrency levels of the scheduled baseline probe (keep it small)."
+        default_factory=lambda: [1, 4],
+        description="Concurrency levels of the scheduled baseline probe (keep it small).",
     )
     probe_requests_per_level: int = Field(
         6, ge=1, le=1000, description="Probe requests per level (raised to the level so every slot is used)."

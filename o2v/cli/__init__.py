@@ -7,11 +7,13 @@ from o2v.cli.app import app, main
 __all__ = ["app", "main"]
 
 # Command modules register themselves on import; keep one line per area (append below).
-from o2v.cli import config_cmd  # noqa: E402,F401
-from o2v.cli import flows_cmd  # noqa: E402,F401
-from o2v.cli import simulate_cmd  # noqa: E402,F401
-from o2v.cli import loadtest_cmd  # noqa: E402,F401
-from o2v.cli import diagnose_cmd  # noqa: E402,F401
-from o2v.cli import inventory_cmd  # noqa: E402,F401
-from o2v.cli import gpu_cmd  # noqa: E402,F401
-from o2v.cli import plan_cmd  # noqa: E402,F401
+from o2v.cli import (
+    config_cmd,  # noqa: E402,F401
+    diagnose_cmd,  # noqa: E402,F401
+    flows_cmd,  # noqa: E402,F401
+    gpu_cmd,  # noqa: E402,F401
+    inventory_cmd,  # noqa: E402,F401
+    loadtest_cmd,  # noqa: E402,F401
+    plan_cmd,  # noqa: E402,F401
+    simulate_cmd,  # noqa: E402,F401
+)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
 from o2v.cli.app import ConfigOption, app, console, fail, settings_or_exit
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
+
+BASELINE_CRON = "*/15 8-18 * * 1-5"  # every 15 minutes in working hours, as in prefect.yaml
 
 
 @app.command()
@@ -79,10 +84,12 @@ def serve() -> None:
     from flows.migrate import migrate as migrate_flow
     from flows.rollback import rollback as rollback_flow
 
-    prefect_serve(
+    deployments = [
         migrate_flow.to_deployment(name="migrate", enforce_parameter_schema=True),
         baseline_monitor.to_deployment(
-            name="baseline-monitor", cron="*/15 8-18 * * 1-5", enforce_parameter_schema=True
+            name="baseline-monitor", cron=BASELINE_CRON, enforce_parameter_schema=True
         ),
         rollback_flow.to_deployment(name="rollback", enforce_parameter_schema=True),
-    )
+    ]
+    # to_deployment is sync here (no running event loop); the union in its signature is for async callers.
+    prefect_serve(*cast(list[RunnerDeployment], deployments))

@@ -14,7 +14,7 @@ from o2v.deploy.base import Progress, bind_address, kept_log_path
 from o2v.deploy.errors_docker import explain_api_error, health_hint
 from o2v.deploy.health import LOG_TAIL_LINES, wait_for_health
 from o2v.deploy.results import BackendName, Deployment, DeploymentStatus, TeardownResult
-from o2v.deploy.spec import LaunchSpec
+from o2v.deploy.spec import SIMULATOR_LABEL, LaunchSpec
 from o2v.deploy.vram import read_vram
 from o2v.errors import DeployError
 
@@ -54,9 +54,6 @@ def healthcheck(spec: LaunchSpec) -> dict[str, Any]:
         "retries": 3,
         "start_period": max(1, int(spec.health_start_period_s * NS)),
     }
-
-
-SIMULATOR_LABEL = "io.o2v.simulator"
 
 
 def create_kwargs(spec: LaunchSpec, env: dict[str, str]) -> dict[str, Any]:
@@ -193,8 +190,8 @@ class DockerBackend:
                     "on that host."
                 ) from exc
         if (image.labels or {}).get(SIMULATOR_LABEL) == "true" and spec.gpu_device_ids is not None:
-            # o2v's own simulator images stand in for vLLM in tests and rehearsals: they need no GPU, and a GPU
-            # request would fail on hosts without NVIDIA's runtime. Every other image gets exactly what the plan asks.
+            # o2v's own simulator images stand in for vLLM in tests and rehearsals: they need no GPU, and a
+            # GPU request fails on hosts without NVIDIA's runtime. Other images get exactly what the plan asks.
             progress(f"{spec.name}: {spec.image} is an o2v simulator image; no GPU requested")
             spec = spec.model_copy(update={"gpu_device_ids": None})
         progress(f"{spec.name}: creating container from {spec.image} on port {spec.port}")

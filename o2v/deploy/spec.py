@@ -11,6 +11,10 @@ from pydantic import BaseModel, Field
 NOT_IN_FINGERPRINT = {"health_timeout_s", "expected_vram_gib"}
 
 
+SIMULATOR_LABEL = "io.o2v.simulator"
+"""Image label of o2v's own simulator images: they stand in for vLLM and need no GPU."""
+
+
 class LaunchSpec(BaseModel):
     """One vLLM server, described independently of how it is run (container or process)."""
 

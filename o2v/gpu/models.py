@@ -68,6 +68,9 @@ class DockerRuntimes(BaseModel):
     runtimes: list[str] = Field(default_factory=list)
     default_runtime: str | None = None
     error: str | None = None
+    simulator_image: bool = Field(
+        False, description="The vLLM image is one of o2v's simulator images, which need no GPU runtime."
+    )
 
     @property
     def nvidia(self) -> bool:

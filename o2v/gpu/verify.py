@@ -32,7 +32,7 @@ def verify_gpu(
     """
     snapshot: DeviceSnapshot = (nvml or source_from_settings(settings)).snapshot()
     if docker is None and settings.vllm.backend == "docker":
-        docker = docker_runtimes(docker_client)
+        docker = docker_runtimes(docker_client, image=settings.vllm.image)
     wanted = list(settings.gpu.device_indices)
     min_cc = settings.gpu.min_compute_capability
     report = GPUReport(
@@ -93,6 +93,8 @@ def verify_gpu(
     if settings.vllm.backend == "docker" and docker is not None:
         if not docker.engine_reachable:
             violations.append(f"{docker.error} -- start dockerd or set vllm.backend: process")
+        elif docker.simulator_image:
+            report.notes.append(f"{settings.vllm.image} is an o2v simulator image: no NVIDIA runtime needed")
         elif not docker.nvidia:
             violations.append(
                 f"Docker has no 'nvidia' runtime (runtimes: {', '.join(docker.runtimes) or 'none'})"

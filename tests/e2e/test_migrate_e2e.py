@@ -21,6 +21,7 @@ import yaml
 from support.engines import free_port
 from support.prefect_server import POOL, PrefectServer
 
+import o2v
 from o2v.store import Store
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.timeout(900)]
@@ -62,7 +63,7 @@ def _config(tmp_path: Path, ollama: Any, migration_id: str, vllm_port: int) -> P
         "workdir": str(tmp_path / "work"),
         "ollama": {"url": ollama.url, "container_name": ollama.name, "log_source": "docker", "timeout_s": 30},
         "vllm": {
-            "image": "o2v-sim-vllm:latest",
+            "image": f"o2v-sim-vllm:{o2v.__version__}",  # a pinned tag, as the settings demand
             "backend": "docker",
             "port": vllm_port,
             "container_name": f"o2v-e2e-vllm-{migration_id}",
@@ -108,9 +109,11 @@ def test_migrate_deployment_rolls_back_on_a_failed_gate_and_resumes(
 ) -> None:
     prefect_server.cli("work-pool", "create", POOL, "--type", "process", "--overwrite")
     prefect_server.cli("--no-prompt", "deploy", "--all")
-    names = prefect_server.cli("deployment", "ls").stdout
     for name in ("migrate/migrate", "baseline-monitor/baseline-monitor", "rollback/rollback"):
-        assert name in names
+        described = prefect_server.cli("deployment", "inspect", name).stdout
+        assert "'enforce_parameter_schema': True" in described
+    baseline = prefect_server.cli("deployment", "inspect", "baseline-monitor/baseline-monitor").stdout
+    assert "*/15 8-18 * * 1-5" in baseline
     prefect_server.start_worker()
 
     migration_id = f"e2e{uuid.uuid4().hex[:6]}"

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import need
+from support.engines import need
 
 import o2v
 

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from conftest import free_port
 from sqlalchemy import text
+from support.engines import free_port
 
 from o2v.errors import StoreError
 from o2v.store import LoadTestRunRecord, RequestSample, Store

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import need
+from support.engines import need
 
 from o2v.deploy import DockerBackend, deploy, status, teardown
 from o2v.deploy.spec import LaunchSpec

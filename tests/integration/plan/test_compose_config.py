@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import need
+from support.engines import need
 
 from o2v.config import Settings
 from o2v.gpu import DockerRuntimes, RecordedNVML, verify_gpu
