@@ -124,6 +124,40 @@ class SSEParser(StreamParser):
 
     __slots__ = ()
 
+    def feed(self, data: bytes, now: float) -> None:
+        # Hot path: a network read that holds only plain content deltas is counted with a few C-level scans,
+        # without decoding its JSON (every event of one read arrived at the same time anyway). Anything else --
+        # role/finish/usage chunks, errors, [DONE], JSON with spaces -- goes line by line through line().
+        if self.buffer:
+            data = self.buffer + data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            self.buffer = data
+            return
+        block, self.buffer = data[:cut], data[cut:]
+        record = self.record
+        if record.done:
+            return
+        events = block.count(b"data:")
+        if events and events == block.count(b'content":"') and b'"error"' not in block and b"[DONE]" not in block:
+            tokens = events - block.count(b'content":""')
+            if tokens:
+                if not record.token_times:
+                    record.first_token_s = now
+                record.token_times.extend([now] * tokens)
+            return
+        times = record.token_times
+        for line in block.split(b"\n"):
+            if not line or record.done:
+                continue
+            if line.count(b'content":"') == 1 and b'"error"' not in line and b'"usage":{' not in line:
+                if line[line.find(b'content":"') + 10] != 34:  # not '"': non-empty content
+                    if not times:
+                        record.first_token_s = now
+                    times.append(now)
+                continue
+            self.line(line, now)
+
     def line(self, line: bytes, now: float) -> None:
         if not line.startswith(b"data:"):
             return  # blank separators, comments (": ping"), "event:" lines

@@ -106,3 +106,29 @@ def test_error_text_reads_every_error_shape() -> None:
     assert error_text(b'{"object":"error","message":"flat"}') == "flat"
     assert error_text(b"<html>bad gateway</html>") == "<html>bad gateway</html>"
     assert error_text(b"") == "(empty body)"
+
+
+def test_sse_whole_stream_in_one_read_and_json_with_spaces() -> None:
+    record = Record(level=0, intended_s=0.0)
+    whole = (
+        sse({"choices": [{"delta": {"role": "assistant", "content": ""}}]})
+        + content("a")
+        + content('"quoted"')
+        + b'data: {"choices": [{"delta": {"content": "spaced"}}]}\n\n'
+        + sse({"choices": [{"delta": {}, "finish_reason": "length"}]})
+        + sse({"choices": [], "usage": {"completion_tokens": 3}})
+        + b"data: [DONE]\n\n"
+    )
+    SSEParser(record).feed(whole, 5.0)
+    assert record.token_times == [5.0, 5.0, 5.0]
+    assert record.usage_tokens == 3
+    assert record.done
+
+
+def test_sse_fast_path_counts_a_read_of_pure_content_deltas() -> None:
+    record = Record(level=0, intended_s=0.0)
+    parser = SSEParser(record)
+    parser.feed(content("x") * 5 + content("")[:-2], 1.0)
+    parser.feed(b"\n\n" + content("y"), 2.0)
+    assert record.token_times == [1.0] * 5 + [2.0]
+    assert record.first_token_s == 1.0
