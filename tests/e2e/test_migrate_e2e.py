@@ -70,6 +70,7 @@ def _config(tmp_path: Path, ollama: Any, migration_id: str, vllm_port: int) -> P
             "hf_token": "hf_e2e_simulator_needs_no_token",
             "health_timeout_s": 60,
             "hf_cache_dir": str(tmp_path / "hf-cache"),
+            "extra_args": ["--ttft-ms", "20", "--itl-ms", "3"],  # the same token timing as the Ollama simulator
         },
         "gpu": {"recorded_devices": str(RECORDED_GPU)},
         "diagnose": {"probe_concurrency": [1, 2, 4], "probe_requests_per_level": 4, "probe_max_tokens": 16},
