@@ -79,9 +79,8 @@ def migrate(params: MigrateParameters | None = None) -> MigrationSummary:
 
 
 def build_context(settings, *, from_phase: str | None = None, dry_run: bool = False) -> MigrationContext:  # type: ignore[no-untyped-def]
-    from prefect.runtime import flow_run
-
     from o2v.notify import notifier_from_settings
+    from tasks.notify import current_flow_run_url
 
     store = Store.from_settings(settings)
     reports_dir = Path(settings.workdir) / "reports" / settings.migration_id
@@ -92,7 +91,7 @@ def build_context(settings, *, from_phase: str | None = None, dry_run: bool = Fa
         runner=PhaseRunner(store, settings.migration_id, settings.config_hash(), from_phase=from_phase),
         notifier=notifier_from_settings(settings, store=store),
         reports_dir=reports_dir,
-        flow_run_url=flow_run.get_flow_run_ui_url(),
+        flow_run_url=current_flow_run_url(),
         dry_run=dry_run,
     )
 

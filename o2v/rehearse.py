@@ -8,6 +8,7 @@ phase's code is the production code; only the servers and the GPU are stand-ins.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from importlib import resources
@@ -58,6 +59,8 @@ def rehearsal_config(workdir: Path, ollama_url: str, vllm_port: int, migration_i
             "hf_token": "hf_rehearsal_simulator_needs_no_token",
         },
         "gpu": {"recorded_devices": str(recorded_gpu_path())},
+        # A short probe sweep: enough levels to fit the slot count, few requests so the rehearsal stays quick.
+        "diagnose": {"probe_concurrency": [1, 2, 4], "probe_requests_per_level": 4, "probe_max_tokens": 16},
         "loadtest": {
             "concurrency": REHEARSAL_CONCURRENCY,
             "requests_per_level": REHEARSAL_REQUESTS,
@@ -75,6 +78,8 @@ def rehearse(workdir: Path = Path(".o2v/rehearsal"), *, keep_running: bool = Fal
     from o2v.deploy import teardown
     from o2v.simulate.process import free_port
 
+    # Prefect's ephemeral server would try to send telemetry: nothing outside this machine is needed here.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     migration_id = time.strftime("rehearsal-%Y%m%d-%H%M%S")

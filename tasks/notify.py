@@ -42,6 +42,8 @@ def current_flow_run_url() -> str | None:
     from prefect.runtime import flow_run
 
     try:
-        return flow_run.get_flow_run_ui_url()
+        url = flow_run.get_flow_run_ui_url()
     except Exception:  # noqa: BLE001 - no UI configured or not in a run: messages go without a link
         return None
+    # Without a UI (the ephemeral API) Prefect still builds a link starting "None/": no link beats a dead one.
+    return url if url and url.startswith("http") else None

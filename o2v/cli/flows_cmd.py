@@ -31,7 +31,9 @@ def rehearse(
     console.print(f"[green]Rehearsal {result.status}[/green] in {result.duration_s:.0f} s", highlight=False)
     for phase in result.phases:
         console.print(f"  {phase['phase']:<11} {phase['status']:<9} {phase['duration_s']:6.1f} s", highlight=False)
-    console.print(f"Report:  {result.reports_dir}/comparison/report.md", highlight=False)
+    console.print(f"Reports: {result.reports_dir}", highlight=False)
+    console.print(f"  comparison   {result.reports_dir}/comparison/comparison.md (+ latency.png, throughput.png)")
+    console.print(f"  data docs    {result.reports_dir}/data_docs/index.html")
     console.print(f"Config:  {result.config_path}  (edit it into your own migration.yaml)", highlight=False)
 
 

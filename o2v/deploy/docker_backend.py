@@ -189,14 +189,15 @@ class DockerBackend:
                     f"{exc.explanation or exc}. What to do: `docker pull {spec.image}` (or build it) "
                     "on that host."
                 ) from exc
-        if (image.labels or {}).get(SIMULATOR_LABEL) == "true" and spec.gpu_device_ids is not None:
+        kwargs = create_kwargs(spec, env)  # labels carry the plan's fingerprint, so a re-run recognises it
+        if (image.labels or {}).get(SIMULATOR_LABEL) == "true" and "device_requests" in kwargs:
             # o2v's own simulator images stand in for vLLM in tests and rehearsals: they need no GPU, and a
             # GPU request fails on hosts without NVIDIA's runtime. Other images get exactly what the plan asks.
             progress(f"{spec.name}: {spec.image} is an o2v simulator image; no GPU requested")
-            spec = spec.model_copy(update={"gpu_device_ids": None})
+            del kwargs["device_requests"]
         progress(f"{spec.name}: creating container from {spec.image} on port {spec.port}")
         try:
-            container = self.client.containers.create(**create_kwargs(spec, env))
+            container = self.client.containers.create(**kwargs)
         except APIError as exc:
             raise explain_api_error(exc, spec) from exc
         try:
