@@ -104,3 +104,13 @@ def test_record_round_trip_and_bad_file(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"gpus": [{"index": "x"}]}')
     with pytest.raises(ConfigError):
         RecordedNVML(tmp_path / "bad.json").snapshot()
+
+
+def test_a_recording_taken_on_a_real_h200_passes() -> None:
+    # Recorded with `o2v gpu --record` on an NVIDIA H200 (driver 580.159.04) during development.
+    report = verify_gpu(settings(), nvml=RecordedNVML(GPUS / "h200-141gb-real.json"), docker=NVIDIA)
+    assert report.verdict == "pass", report.violations
+    gpu = report.selected[0]
+    assert gpu.name == "NVIDIA H200"
+    assert gpu.compute_capability == "9.0"
+    assert round(gpu.total_memory_mib / 1024, 1) == 140.4
