@@ -94,4 +94,4 @@ def serve() -> None:
         rollback_flow.to_deployment(name="rollback", enforce_parameter_schema=True),
     ]
     # to_deployment is sync here (no running event loop); the union in its signature is for async callers.
-    prefect_serve(*cast(list[RunnerDeployment], deployments))
+    prefect_serve(*cast("list[RunnerDeployment]", deployments))
