@@ -60,16 +60,17 @@ class CpuWindow:
         return out
 
 
-def client_o2v(url: str, concurrency: int, requests: int) -> dict[str, Any]:
+def client_o2v(url: str, concurrency: int, requests: int, ramp_up_s: float = 0.0) -> dict[str, Any]:
     from o2v.loadgen import Workload, run_loadtest_sync
 
     w = Workload(url=url, model=MODEL, concurrency=[concurrency], requests_per_level=requests,
-                 warmup_requests=concurrency, max_tokens=MAX_TOKENS)  # fmt: skip
+                 warmup_requests=concurrency, max_tokens=MAX_TOKENS, ramp_up_s=ramp_up_s)  # fmt: skip
     cpu = CpuWindow()
     level = run_loadtest_sync(w).levels[0]
     return cpu.done() | {"completed": level.completed, "failed": level.failed, "duration_s": level.duration_s,
             "tokens": level.output_tokens_total, "lag_p99_ms": level.loop_lag_ms.p99,
-            "ttft_median_ms": level.ttft_ms.median, "ttft_p99_ms": level.ttft_ms.p99}  # fmt: skip
+            "ttft_median_ms": level.ttft_ms.median, "ttft_p99_ms": level.ttft_ms.p99,
+            "ttft_p95_ms": level.ttft_ms.p95, "ttft_max_ms": level.ttft_ms.max, "lag_max_ms": level.loop_lag_ms.max}  # fmt: skip
 
 
 def client_o2v_httpx(url: str, concurrency: int, requests: int) -> dict[str, Any]:
@@ -137,7 +138,7 @@ def client_seed(url: str, concurrency: int, requests: int, *, stream: bool = Fal
             async with session.post(url + "/v1/chat/completions", json=payload) as resp:
                 await resp.text()
                 return time.monotonic() - start, resp.status
-        except asyncio.TimeoutError:
+        except asyncio.TimeoutError:  # noqa: UP041 - as the guide wrote it
             return time.monotonic() - start, 0
 
     async def main() -> float:
@@ -197,6 +198,93 @@ def run_guidellm(exe: str, url: str, concurrency: int, requests: int, core: int)
             "ttft_median_ms": metrics["time_to_first_token_ms"]["successful"]["median"]}  # fmt: skip
 
 
+# -- a server that costs (almost) nothing: isolates the clients' own ceiling -------------------------------------------
+def canned_response(tokens: int, stream: bool) -> bytes:
+    """One precomputed HTTP/1.1 response shaped like vLLM's (chunked SSE, one chunk per event)."""
+    if not stream:
+        body = json.dumps({"id": "c", "object": "chat.completion", "model": MODEL, "choices": [{"index": 0,
+                           "message": {"role": "assistant", "content": "tok " * tokens}, "finish_reason": "length"}],
+                           "usage": {"prompt_tokens": 8, "completion_tokens": tokens}}).encode()  # fmt: skip
+        return b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (
+            len(body), body)  # fmt: skip
+    events: list[dict[str, Any]] = [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
+    events += [{"id": "c", "object": "chat.completion.chunk", "model": MODEL,
+                "choices": [{"index": 0, "delta": {"content": f"tok{i} "}, "logprobs": None, "finish_reason": None}]}
+               for i in range(tokens)]  # fmt: skip
+    events += [{"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]},
+               {"choices": [], "usage": {"prompt_tokens": 8, "completion_tokens": tokens}}]  # fmt: skip
+    datas = [b"data: " + json.dumps(e, separators=(",", ":")).encode() + b"\n\n" for e in events]
+    datas.append(b"data: [DONE]\n\n")
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(d), d) for d in datas) + b"0\r\n\r\n"
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    return head + chunks
+
+
+def serve_canned(port: int, tokens: int) -> None:
+    streamed, whole = canned_response(tokens, True), canned_response(tokens, False)
+    models = json.dumps({"object": "list", "data": [{"id": MODEL, "object": "model"}]}).encode()
+    listing = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (
+        len(models), models)  # fmt: skip
+    served = {"requests_total": 0, "tokens_generated": 0}
+
+    class Proto(asyncio.Protocol):
+        def connection_made(self, transport: Any) -> None:
+            self.t, self.buf = transport, b""
+
+        def data_received(self, data: bytes) -> None:
+            self.buf += data
+            while True:
+                end = self.buf.find(b"\r\n\r\n")
+                if end < 0:
+                    return
+                head = self.buf[:end].lower()
+                length = 0
+                at = head.find(b"content-length:")
+                if at >= 0:
+                    stop = head.find(b"\r\n", at)
+                    length = int(head[at + 15 : stop if stop > 0 else None])
+                if len(self.buf) < end + 4 + length:
+                    return
+                body, self.buf = self.buf[end + 4 : end + 4 + length], self.buf[end + 4 + length :]
+                if head.startswith(b"get /_sim/stats"):
+                    stats = json.dumps(served).encode()
+                    self.t.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(stats), stats))
+                elif head.startswith(b"get"):
+                    self.t.write(listing)
+                else:
+                    served["requests_total"] += 1
+                    served["tokens_generated"] += tokens
+                    self.t.write(streamed if b'"stream":true' in body.replace(b" ", b"") else whole)
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(Proto, "127.0.0.1", port, backlog=4096)
+        async with server:
+            await server.serve_forever()
+
+    _run(main())
+
+
+class CannedServer:
+    def __init__(self, core: int, tokens: int) -> None:
+        from o2v.simulate.process import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(["taskset", "-c", str(core), sys.executable, __file__, "--serve-canned",
+                                      str(self.port), "--tokens", str(tokens)])  # fmt: skip
+        for _ in range(100):
+            try:
+                sim_stats(self.url)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit("the canned server did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
 # -- orchestration -------------------------------------------------------------------------------------------------
 def run_client(name: str, url: str, concurrency: int, requests: int, core: int, sim_pid: int) -> dict[str, Any]:
     cmd = ["taskset", "-c", str(core), sys.executable, __file__, "--client", name, "--url", url,
@@ -220,18 +308,22 @@ def children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def start_sim(args: list[str], core: int) -> Any:
+def start_sim(args: list[str], core: int, kind: str = "vllm") -> Any:
     from o2v.simulate.process import SimulatorProcess
 
-    sim = SimulatorProcess("vllm", args=["--served-model-name", MODEL, *args]).start()
+    named = ["--served-model-name", MODEL] if kind == "vllm" else ["--model", MODEL]
+    sim = SimulatorProcess(kind, args=[*named, *args]).start()  # type: ignore[arg-type]
     assert sim.proc is not None
     os.sched_setaffinity(sim.proc.pid, {core})
     return sim
 
 
-def speed(opts: argparse.Namespace) -> list[dict[str, Any]]:
-    sim = start_sim(["--ttft-ms", "0", "--itl-ms", "0", "--prompt-token-ms", "0", "--batch-cost", "0",
-                     "--max-num-seqs", "1024", "--response-tokens", str(opts.tokens)], opts.server_core)  # fmt: skip
+def speed(opts: argparse.Namespace, server: str) -> list[dict[str, Any]]:
+    if server == "canned":
+        sim: Any = CannedServer(opts.server_core, opts.tokens)
+    else:
+        zero = ["--ttft-ms", "0", "--itl-ms", "0", "--prompt-token-ms", "0", "--batch-cost", "0"]
+        sim = start_sim([*zero, "--max-num-seqs", "1024", "--response-tokens", str(opts.tokens)], opts.server_core)
     rows = []
     try:
         for name in [c for _ in range(opts.rounds) for c in opts.clients]:
@@ -247,7 +339,7 @@ def speed(opts: argparse.Namespace) -> list[dict[str, Any]]:
             result["sim_cpu_pct"] = 100 * (proc_cpu_s(sim.proc.pid) - sim_cpu0) / wall
             result["client_cpu_pct"] = 100 * (children_cpu_s() - kids0) / wall
             served = after["requests_total"] - before["requests_total"]
-            result |= {"client": name, "process_s": time.perf_counter() - t0,
+            result |= {"client": name, "server": server, "process_s": time.perf_counter() - t0,
                        "req_per_s": result["completed"] / result["duration_s"],
                        "tok_per_s": result["tokens"] / result["duration_s"],
                        "server_tokens_per_request": (after["tokens_generated"] - before["tokens_generated"])
@@ -266,8 +358,11 @@ def speed(opts: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def accuracy(opts: argparse.Namespace) -> dict[str, Any]:
-    sim = start_sim(["--ttft-ms", "200", "--itl-ms", "20", "--prompt-token-ms", "0", "--batch-cost", "0",
-                     "--response-tokens", "32"], opts.server_core)  # fmt: skip
+    # The Ollama simulator with 64 slots gives every request exactly TTFT then ITL (its OpenAI-compatible /v1 is
+    # the same SSE hot path). The vLLM simulator models continuous batching: a request arriving during a step
+    # waits for it, so its TTFT is 200 ms plus part of a step by design, which is not a fixed reference.
+    sim = start_sim(["--ttft-ms", "200", "--itl-ms", "20", "--prompt-token-ms", "0", "--num-parallel", "64",
+                     "--response-tokens", "32"], opts.server_core, kind="ollama")  # fmt: skip
     try:
         result = run_client("o2v-accuracy", sim.url, 64, 640, opts.client_core, sim.proc.pid)
     finally:
@@ -295,38 +390,50 @@ def main() -> None:
     p.add_argument("--guidellm", default="/tmp/guidellm-venv/bin/guidellm")
     p.add_argument("--clients", nargs="+", default=["o2v", "o2v-httpx", "seed", "seed-stream", "guidellm"])
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median round is reported")
+    p.add_argument("--servers", nargs="+", default=["simulator", "canned"], choices=["simulator", "canned"])
+    p.add_argument("--serve-canned", type=int, help=argparse.SUPPRESS)
     p.add_argument("--skip-accuracy", action="store_true")
+    p.add_argument("--only-accuracy", action="store_true")
     p.add_argument("--json", type=Path, help="write all figures here")
     opts = p.parse_args()
+    if opts.serve_canned:
+        serve_canned(opts.serve_canned, opts.tokens)
+        return
     if opts.client:
         fn = {"o2v": client_o2v, "o2v-httpx": client_o2v_httpx, "seed": client_seed,
               "seed-stream": lambda u, c, r: client_seed(u, c, r, stream=True),
-              "o2v-accuracy": client_o2v}[opts.client]  # fmt: skip
+              # the slots start over 1 s: 64 requests landing in the same millisecond would measure the
+              # simulator's queueing of a burst, not the client's accuracy
+              "o2v-accuracy": lambda u, c, r: client_o2v(u, c, r, ramp_up_s=1.0)}[opts.client]  # fmt: skip
         print(json.dumps(fn(opts.url, opts.concurrency, opts.requests)))
         return
     if "guidellm" in opts.clients and not Path(opts.guidellm).exists():
         print(f"guidellm not found at {opts.guidellm}; skipping it", file=sys.stderr)
         opts.clients.remove("guidellm")
-    print(
-        f"speed: {opts.concurrency} streams, {opts.requests} requests, client on core {opts.client_core}, "
-        f"simulator on core {opts.server_core}",
-        flush=True,
-    )
-    rows = speed(opts)
-    acc = None if opts.skip_accuracy else accuracy(opts)
-    by = {}
-    for name in opts.clients:  # the median round by requests/s stands for the client
-        runs = sorted((r for r in rows if r["client"] == name), key=lambda r: r["req_per_s"])
-        by[name] = runs[len(runs) // 2]
-        print(f"  median {name:<12} {by[name]['req_per_s']:8.0f} req/s {by[name]['tok_per_s']:9.0f} tok/s")
-    if "o2v" in by:
-        for other in [c for c in by if c != "o2v"]:
-            print(
-                f"  o2v / {other}: {by['o2v']['req_per_s'] / by[other]['req_per_s']:.2f}x req/s, "
-                f"{by['o2v']['tok_per_s'] / max(by[other]['tok_per_s'], 1e-9):.2f}x tok/s"
-            )
+    results: dict[str, Any] = {"speed": [], "median": {}}
+    for server in [] if opts.only_accuracy else opts.servers:
+        print(
+            f"speed against the {server} server: {opts.concurrency} streams, {opts.requests} requests, "
+            f"client on core {opts.client_core}, server on core {opts.server_core}",
+            flush=True,
+        )
+        rows = speed(opts, server)
+        results["speed"] += rows
+        by = results["median"][server] = {}
+        for name in opts.clients:  # the median round by requests/s stands for the client
+            runs = sorted((r for r in rows if r["client"] == name), key=lambda r: r["req_per_s"])
+            by[name] = runs[len(runs) // 2]
+            print(f"  median {name:<12} {by[name]['req_per_s']:8.0f} req/s {by[name]['tok_per_s']:9.0f} tok/s")
+        if "o2v" in by:
+            for other in [c for c in by if c != "o2v"]:
+                print(
+                    f"  o2v / {other}: {by['o2v']['req_per_s'] / by[other]['req_per_s']:.2f}x req/s, "
+                    f"{by['o2v']['tok_per_s'] / max(by[other]['tok_per_s'], 1e-9):.2f}x tok/s",
+                    flush=True,
+                )
+    results["accuracy"] = None if opts.skip_accuracy else accuracy(opts)
     if opts.json:
-        opts.json.write_text(json.dumps({"speed": rows, "median": by, "accuracy": acc}, indent=2) + "\n")
+        opts.json.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":
