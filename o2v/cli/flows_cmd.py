@@ -27,14 +27,17 @@ def rehearse(
 
     console.print("Rehearsal: Ollama and vLLM simulators on this machine, Slack messages below.", highlight=False)
     result = run_rehearsal(workdir, keep_running=keep_running)
-    console.print()
-    console.print(f"[green]Rehearsal {result.status}[/green] in {result.duration_s:.0f} s", highlight=False)
-    for phase in result.phases:
-        console.print(f"  {phase['phase']:<11} {phase['status']:<9} {phase['duration_s']:6.1f} s", highlight=False)
-    console.print(f"Reports: {result.reports_dir}", highlight=False)
-    console.print(f"  comparison   {result.reports_dir}/comparison/comparison.md (+ latency.png, throughput.png)")
-    console.print(f"  data docs    {result.reports_dir}/data_docs/index.html")
-    console.print(f"Config:  {result.config_path}  (edit it into your own migration.yaml)", highlight=False)
+    lines = [
+        "",
+        f"[green]Rehearsal {result.status}[/green] in {result.duration_s:.0f} s",
+        *(f"  {p['phase']:<11} {p['status']:<9} {p['duration_s']:6.1f} s" for p in result.phases),
+        f"Reports: {result.reports_dir}",
+        f"  comparison  {result.reports_dir}/comparison/comparison.md (+ latency.png, throughput.png, ttft.png)",
+        f"  data docs   {result.reports_dir}/data_docs/index.html",
+        f"Config:  {result.config_path} (a starting point for your own migration.yaml)",
+    ]
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 @app.command()
