@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
@@ -15,10 +17,22 @@ from tasks.common import MigrationContext, run_phase
 class ValidationResult(BaseModel):
     verdict: str
     reasons: list[str]
+    figures: dict[str, float]
     report_dir: str
+    report_files: dict[str, str]
     data_docs_path: str | None = None
-    vllm_p95_e2e_ms: float | None = None
-    ollama_p95_e2e_ms: float | None = None
+
+    def to_markdown(self) -> str:
+        """The artifact: every figure the suite judged, the comparison table, and where plots and Data Docs are."""
+        lines = ["| figure | observed |", "|---|---|"]
+        lines += [f"| {name} | {value:.3g} |" for name, value in sorted(self.figures.items())]
+        markdown = self.report_files.get("markdown")
+        if markdown and Path(markdown).exists():
+            lines += ["", Path(markdown).read_text(encoding="utf-8")]
+        lines += ["", "**Files**", ""] + [f"- {kind}: `{path}`" for kind, path in sorted(self.report_files.items())]
+        if self.data_docs_path:
+            lines.append(f"- Great Expectations Data Docs: `{self.data_docs_path}`")
+        return "\n".join(lines)
 
 
 @task(name="validate", cache_policy=NO_CACHE, timeout_seconds=7200)
@@ -53,8 +67,8 @@ def validate_phase(ctx: MigrationContext, plan: MigrationPlan, deployment: Deplo
             )
             raise GateFailed("validation suite", verdict.reasons or [f"verdict {verdict.status}"])
         return ValidationResult(
-            verdict=verdict.status, reasons=verdict.reasons, report_dir=str(out_dir),
-            data_docs_path=verdict.data_docs_path,
+            verdict=verdict.status, reasons=verdict.reasons, figures=verdict.figures, report_dir=str(out_dir),
+            report_files=report.files, data_docs_path=verdict.data_docs_path,
         )
 
     return run_phase(ctx, "validate", work, ValidationResult, figures=_figures)
