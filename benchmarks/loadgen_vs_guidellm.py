@@ -70,7 +70,8 @@ def client_o2v(url: str, concurrency: int, requests: int, ramp_up_s: float = 0.0
     return cpu.done() | {"completed": level.completed, "failed": level.failed, "duration_s": level.duration_s,
             "tokens": level.output_tokens_total, "lag_p99_ms": level.loop_lag_ms.p99,
             "ttft_median_ms": level.ttft_ms.median, "ttft_p99_ms": level.ttft_ms.p99,
-            "ttft_p95_ms": level.ttft_ms.p95, "ttft_max_ms": level.ttft_ms.max, "lag_max_ms": level.loop_lag_ms.max}  # fmt: skip
+            "ttft_p95_ms": level.ttft_ms.p95, "ttft_max_ms": level.ttft_ms.max,
+            "lag_max_ms": level.loop_lag_ms.max}  # fmt: skip
 
 
 def client_o2v_httpx(url: str, concurrency: int, requests: int) -> dict[str, Any]:

@@ -138,13 +138,24 @@ class SSEParser(StreamParser):
         record = self.record
         if record.done:
             return
-        events = block.count(b"data:")
-        if events and events == block.count(b'content":"') and b'"error"' not in block and b"[DONE]" not in block:
-            tokens = events - block.count(b'content":""')
+        if (
+            b'"error"' not in block
+            and b'"reasoning_content"' not in block
+            and b'"content": ' not in block
+            and block.count(b'"usage"') <= 1
+        ):
+            # Compact JSON without errors: count the non-empty contents with C-level scans, and decode only the
+            # few other events (role, finish, usage, [DONE]) line by line.
+            content_events = block.count(b'content":"')
+            tokens = content_events - block.count(b'content":""')
             if tokens:
                 if not record.token_times:
                     record.first_token_s = now
                 record.token_times.extend([now] * tokens)
+            if block.count(b"data:") != content_events:
+                for line in block.split(b"\n"):
+                    if line and not record.done and b'content":"' not in line:
+                        self.line(line, now)
             return
         times = record.token_times
         for line in block.split(b"\n"):

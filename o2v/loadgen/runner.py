@@ -68,7 +68,7 @@ class Runner:
         record.wall_time = time.time()
         record.start_s = perf_counter()
         try:
-            async with self.session.post(self.url, data=body, headers=self.headers) as resp:
+            async with self.session.post(self.url, data=body) as resp:  # headers are the session's
                 record.status = resp.status
                 if resp.status != 200:
                     record.error_kind = f"http_{resp.status}"
@@ -76,7 +76,8 @@ class Runner:
                 else:
                     parser = parser_for(self.workload.api, record)
                     feed = parser.feed
-                    async for data in resp.content.iter_any():
+                    read = resp.content.readany
+                    while data := await read():  # whatever the socket has; b"" at the end
                         feed(data, perf_counter())
                     parser.finish(perf_counter())
                     if not record.done:
@@ -222,7 +223,9 @@ async def run_loadtest(
     levels = workload.levels()
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=False)
     timeout = aiohttp.ClientTimeout(total=workload.request_timeout_s, sock_connect=workload.connect_timeout_s)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False) as session:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, auto_decompress=False, headers=runner.headers
+    ) as session:
         runner.session = session
         if workload.preflight:
             await preflight(session, workload, runner.headers)
