@@ -19,6 +19,12 @@ def quick_start_commands() -> list[str]:
     return [line.strip() for line in block.group(1).splitlines() if line.strip()]
 
 
+def test_quick_start_is_the_main_job_then_the_tests() -> None:
+    main_job, _ = quick_start_commands()
+    assert main_job.startswith("python3 -m venv .venv")
+    assert main_job.endswith(".venv/bin/o2v rehearse")
+
+
 def test_ci_runs_exactly_the_readme_test_command() -> None:
     install, test = quick_start_commands()
     match = re.search(r"^TEST_COMMAND=\((.*)\)$", CI, re.M)
