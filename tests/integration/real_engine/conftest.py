@@ -7,8 +7,6 @@ top-level ``conftest`` module by name).
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.engines import free_port, need
 
 from .tiny_gguf import write_tiny_llama
 
@@ -34,19 +33,6 @@ class Engine:
     log: Path
 
 
-def _need(what: str, how: str) -> None:
-    message = f"{what} is not available: {how}"
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     try:
@@ -54,10 +40,10 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
         import llama_cpp  # noqa: F401
         import llama_cpp.server  # noqa: F401
     except ImportError as exc:
-        _need("llama-cpp-python's server", f"{INSTALL} ({exc})")
+        need("llama-cpp-python's server", f"{INSTALL} ({exc})")
     work = tmp_path_factory.mktemp("engine")
     model = write_tiny_llama(work / "tiny-llama.gguf", context_length=N_CTX)
-    port = _free_port()
+    port = free_port()
     log = work / "server.log"
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", ALIAS,
