@@ -13,7 +13,7 @@ from typing import Literal
 from prefect import flow, get_run_logger
 from pydantic import BaseModel, Field
 
-from o2v.config import load_settings
+from o2v.config import Settings, load_settings
 from o2v.errors import ConfigError, PhaseError
 from o2v.phases import Phase, PhaseOutcome, PhaseRunner
 from o2v.store import Store
@@ -63,7 +63,7 @@ def migrate(params: MigrateParameters | None = None) -> MigrationSummary:
         raise PhaseError("(configuration)", str(exc), "run `o2v config check` and fix every line") from exc
     if params.migration_id:
         settings.migration_id = params.migration_id
-    ctx = build_context(settings, from_phase=params.from_phase, dry_run=params.dry_run)
+    ctx = build_context(settings, from_phase=params.from_phase)
     logger.info("migration %s, config hash %s", settings.migration_id, settings.config_hash())
 
     diagnosis = diagnose_phase(ctx, log_file=params.log_file, probe=params.probe)
@@ -78,7 +78,7 @@ def migrate(params: MigrateParameters | None = None) -> MigrationSummary:
     return _summary(ctx, "validated", deployment.url)
 
 
-def build_context(settings, *, from_phase: str | None = None, dry_run: bool = False) -> MigrationContext:  # type: ignore[no-untyped-def]
+def build_context(settings: Settings, *, from_phase: str | None = None) -> MigrationContext:
     from o2v.notify import notifier_from_settings
     from tasks.notify import current_flow_run_url
 
@@ -92,7 +92,6 @@ def build_context(settings, *, from_phase: str | None = None, dry_run: bool = Fa
         notifier=notifier_from_settings(settings, store=store),
         reports_dir=reports_dir,
         flow_run_url=current_flow_run_url(),
-        dry_run=dry_run,
     )
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
 from o2v.config import Settings
 from o2v.errors import PhaseError
+from o2v.notify import Notifier
 from o2v.phases import PhaseRunner
 from o2v.store import Store
 
@@ -25,11 +26,9 @@ class MigrationContext:
     settings: Settings
     store: Store
     runner: PhaseRunner
-    notifier: Any
+    notifier: Notifier
     reports_dir: Path
     flow_run_url: str | None = None
-    dry_run: bool = False
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def migration_id(self) -> str:

@@ -1,15 +1,10 @@
-"""One Prefect test harness (a temporary local API and database) for the whole session of baseline-flow tests."""
+"""Every baseline-flow test runs against the session's Prefect test harness."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 
 
-@pytest.fixture(scope="session", autouse=True)
-def prefect_harness() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+@pytest.fixture(autouse=True)
+def _in_prefect_harness(prefect_harness: None) -> None:
+    """Flows need an API; the harness is started once per session (tests/conftest.py)."""
