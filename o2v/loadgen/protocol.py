@@ -6,6 +6,7 @@ each event with orjson; a token's arrival time is the time its bytes were read, 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +81,7 @@ def build_body(
     return bytes(_dumps(body))
 
 
-class StreamParser:
+class StreamParser(ABC):
     """Feeds raw bytes, fills a Record. Subclasses decode one line each."""
 
     __slots__ = ("buffer", "record")
@@ -104,8 +105,9 @@ class StreamParser:
             self.line(self.buffer, now)
         self.buffer = b""
 
+    @abstractmethod
     def line(self, line: bytes, now: float) -> None:
-        raise NotImplementedError
+        """One complete line of the body: each wire format reads its own."""
 
     def token(self, now: float) -> None:
         record = self.record

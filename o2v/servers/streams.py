@@ -13,6 +13,7 @@ is a failure, never a short success.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -46,7 +47,7 @@ class ChunkReader(Protocol[C_contra]):
     def absorb(self, result: StreamResult, chunk: C_contra) -> None: ...
 
 
-class Decoder(Generic[C]):
+class Decoder(ABC, Generic[C]):
     """Turns lines into typed chunks; knows the end marker and the in-stream error shape."""
 
     def __init__(self, model: type[C], url: str) -> None:
@@ -69,8 +70,9 @@ class Decoder(Generic[C]):
                 f"the stream from {self.url} carried a line that is not JSON: {text[:120]!r}", url=self.url
             ) from exc
 
+    @abstractmethod
     def feed(self, line: str) -> list[C]:
-        raise NotImplementedError
+        """The chunks one line of the body completes: each wire format reads its own."""
 
     def flush(self) -> list[C]:
         return []
