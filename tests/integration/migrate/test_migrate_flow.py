@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.slack_api import TOKEN, SlackAPIServer
 
 import o2v
 from flows.migrate import MigrateParameters, migrate
@@ -30,7 +31,10 @@ def test_a_bad_configuration_stops_before_anything_is_touched(tmp_path: Path) ->
 
 
 def test_dry_run_stops_after_the_plan_and_a_rerun_skips_every_phase(tmp_path: Path) -> None:
-    with SimulatorProcess("ollama", args=["--ttft-ms", "5", "--itl-ms", "1", "--load-ms", "50"]) as ollama:
+    with (
+        SimulatorProcess("ollama", args=["--ttft-ms", "5", "--itl-ms", "1", "--load-ms", "50"]) as ollama,
+        SlackAPIServer() as slack,
+    ):
         config = tmp_path / "migration.yaml"
         config.write_text(
             yaml.safe_dump(
@@ -42,6 +46,7 @@ def test_dry_run_stops_after_the_plan_and_a_rerun_skips_every_phase(tmp_path: Pa
                     "gpu": {"recorded_devices": str(RECORDED_GPU)},
                     "diagnose": {"probe_concurrency": [1, 2], "probe_requests_per_level": 4, "probe_max_tokens": 8},
                     "store": {"url": f"sqlite:///{tmp_path / 'o2v.db'}"},
+                    "slack": {"bot_token": TOKEN, "base_url": slack.url, "channel": "#migration"},
                 }
             )
         )
@@ -55,3 +60,11 @@ def test_dry_run_stops_after_the_plan_and_a_rerun_skips_every_phase(tmp_path: Pa
     compose = Path(first.reports_dir) / "compose"
     assert (compose / "docker-compose.side-by-side.yml").exists()
     assert [e.phase for e in Store(f"sqlite:///{tmp_path / 'o2v.db'}").ledger("dry")].count("plan") == 2
+
+    # Slack: one parent message for the migration, every phase of both runs threaded under it.
+    (parent,) = slack.top_level()
+    replies = [m.text for m in slack.replies(parent.ts)]
+    assert len(replies) == 8
+    for phase in ("diagnose", "inventory", "verify_gpu", "plan"):
+        assert sum(phase in text and "succeeded" in text for text in replies) == 1
+        assert sum(phase in text and "skipped" in text for text in replies) == 1
