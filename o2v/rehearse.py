@@ -8,7 +8,6 @@ phase's code is the production code; only the servers and the GPU are stand-ins.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from importlib import resources
@@ -78,8 +77,6 @@ def rehearse(workdir: Path = Path(".o2v/rehearsal"), *, keep_running: bool = Fal
     from o2v.deploy import teardown
     from o2v.simulate.process import free_port
 
-    # Prefect's ephemeral server would try to send telemetry: nothing outside this machine is needed here.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     migration_id = time.strftime("rehearsal-%Y%m%d-%H%M%S")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
@@ -15,6 +16,12 @@ if TYPE_CHECKING:
 BASELINE_CRON = "*/15 8-18 * * 1-5"  # every 15 minutes in working hours, as in prefect.yaml
 
 
+def _quiet_ephemeral_prefect() -> None:
+    # Without PREFECT_API_URL, Prefect starts a temporary server that tries to send telemetry: on hosts without
+    # internet access that only prints errors. A configured Prefect server keeps its own setting.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
 @app.command()
 def rehearse(
     workdir: Annotated[Path, typer.Option(help="Where the rehearsal's store, config and reports go.")] = Path(
@@ -24,6 +31,8 @@ def rehearse(
 ) -> None:
     """Run the whole migration against built-in simulators: no GPU, Docker or Slack needed (about a minute)."""
     from o2v.rehearse import rehearse as run_rehearsal
+
+    _quiet_ephemeral_prefect()
 
     console.print("Rehearsal: Ollama and vLLM simulators on this machine, Slack messages below.", highlight=False)
     result = run_rehearsal(workdir, keep_running=keep_running)
@@ -49,6 +58,7 @@ def migrate(
 ) -> None:
     """Run the migrate flow here (same flow as the Prefect deployment), resuming where a previous run failed."""
     settings_or_exit(config)  # a bad configuration stops before anything is touched
+    _quiet_ephemeral_prefect()
     from flows.migrate import MigrateParameters
     from flows.migrate import migrate as migrate_flow
     from o2v.phases import PHASES
@@ -71,6 +81,7 @@ def rollback(
 ) -> None:
     """Take vLLM down (its logs are kept) and leave every client on Ollama."""
     settings_or_exit(config)
+    _quiet_ephemeral_prefect()
     from flows.rollback import RollbackParameters
     from flows.rollback import rollback as rollback_flow
 
