@@ -1,4 +1,4 @@
-"""One typed settings object for the whole migration.
+"""One typed settings object for the whole migration (its sections live in ``o2v.config_sections``).
 
 Loaded once from ``migration.yaml`` (path from ``--config`` or ``O2V_CONFIG``), then overridden by
 ``O2V__SECTION__FIELD`` environment variables. Unknown keys are rejected so that a typo never silently
@@ -11,298 +11,52 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from o2v.config_sections import (
+    CutoverSettings,
+    DiagnoseSettings,
+    GPUSettings,
+    LoadTestSettings,
+    ModelMapping,
+    MonitorSettings,
+    OllamaSettings,
+    SlackSettings,
+    StoreSettings,
+    ThresholdSettings,
+    VLLMSettings,
+    normalise_url,
+)
 from o2v.errors import ConfigError
+
+__all__ = [
+    "CONFIG_ENV_VAR",
+    "ENV_PREFIX",
+    "CutoverSettings",
+    "DiagnoseSettings",
+    "GPUSettings",
+    "LoadTestSettings",
+    "ModelMapping",
+    "MonitorSettings",
+    "OllamaSettings",
+    "Settings",
+    "SlackSettings",
+    "StoreSettings",
+    "ThresholdSettings",
+    "VLLMSettings",
+    "env_overrides",
+    "env_var_for",
+    "load_settings",
+    "normalise_url",
+    "resolve_config_path",
+]
 
 CONFIG_ENV_VAR = "O2V_CONFIG"
 DEFAULT_CONFIG_PATH = Path("migration.yaml")
-
-
-def normalise_url(url: str) -> str:
-    """Strip whitespace, trailing slashes and a trailing ``/v1`` so every client joins paths the same way."""
-    url = url.strip().rstrip("/")
-    if url.endswith("/v1"):
-        url = url[: -len("/v1")]
-    return url.rstrip("/")
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class OllamaSettings(Section):
-    url: str = Field("http://127.0.0.1:11434", description="Base URL of the Ollama server being migrated away from.")
-    container_name: str = Field("ollama", description="Docker container running Ollama (for logs and environment).")
-    log_source: Literal["docker", "file", "none"] = Field(
-        "docker", description="Where Ollama's logs are read: the container's Docker logs, a file, or nowhere."
-    )
-    log_file: Path | None = Field(None, description="Path of Ollama's log file when log_source is 'file'.")
-    timeout_s: float = Field(30.0, gt=0, le=3600, description="Client timeout the team's tools use, in seconds.")
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return _check_http_url(value)
-
-    @model_validator(mode="after")
-    def _log_file_needed(self) -> OllamaSettings:
-        if self.log_source == "file" and self.log_file is None:
-            raise ValueError("log_file is required when log_source is 'file'")
-        return self
-
-
-class VLLMSettings(Section):
-    image: str = Field("vllm/vllm-openai:v0.11.0", description="vLLM container image, with a pinned tag.")
-    host: str = Field("127.0.0.1", description="Host (as clients reach it) where vLLM will listen.")
-    port: int = Field(8000, ge=1, le=65535, description="Port for vLLM; must differ from Ollama's.")
-    container_name: str = Field("o2v-vllm", description="Name of the vLLM container o2v creates.")
-    backend: Literal["docker", "process"] = Field(
-        "docker", description="Run vLLM as a Docker container or as a local process (bare metal, simulators)."
-    )
-    command: list[str] = Field(
-        default_factory=lambda: ["vllm", "serve"],
-        description="Command that starts vLLM for the 'process' backend (the model and flags are appended).",
-    )
-    gpu_memory_utilization: float = Field(
-        0.9, gt=0, le=0.95, description="Fraction of TOTAL GPU memory vLLM may use (after decommission)."
-    )
-    max_model_len: int | None = Field(None, ge=256, description="Context length; chosen by the plan when empty.")
-    max_num_seqs: int | None = Field(None, ge=1, le=4096, description="Concurrent sequences; planned when empty.")
-    tensor_parallel_size: int = Field(1, ge=1, le=64, description="GPUs per model (tensor parallelism).")
-    dtype: Literal["auto", "float16", "bfloat16", "float32"] = Field("auto", description="Weight dtype.")
-    kv_cache_dtype: Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2"] = Field("auto", description="KV-cache dtype.")
-    enforce_eager: bool = Field(False, description="Disable CUDA graphs (saves memory, costs speed).")
-    extra_args: list[str] = Field(default_factory=list, description="Further `vllm serve` flags, passed as is.")
-    api_key: SecretStr | None = Field(None, description="Bearer token vLLM requires on /v1 (--api-key).")
-    hf_token: SecretStr | None = Field(None, description="Hugging Face token for gated repositories.")
-    health_timeout_s: float = Field(900.0, gt=0, le=7200, description="How long to wait for /health after start.")
-    shm_size: str = Field("16g", description="Shared memory for the container (vLLM needs a large /dev/shm).")
-    hf_cache_dir: Path = Field(
-        Path("~/.cache/huggingface"), description="Host directory mounted as the container's Hugging Face cache."
-    )
-
-    @field_validator("image")
-    @classmethod
-    def _pinned(cls, value: str) -> str:
-        name, _, tag = value.rpartition(":") if ":" in value.split("/")[-1] else (value, "", "")
-        if not tag or tag == "latest":
-            raise ValueError(f"must be an image with a pinned tag such as vllm/vllm-openai:v0.11.0, got {value!r}")
-        return value
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-
-class ModelMapping(Section):
-    hf_repo: str = Field(..., description="Hugging Face repository vLLM serves for this Ollama tag.")
-    served_name: str | None = Field(
-        None, description="Name clients send to vLLM; defaults to the Ollama tag so clients need no change."
-    )
-    quantization: str | None = Field(None, description="vLLM --quantization (awq, gptq, fp8) when the repo needs it.")
-
-    @field_validator("hf_repo")
-    @classmethod
-    def _repo(cls, value: str) -> str:
-        if value.count("/") != 1 or value.startswith("/") or value.endswith("/"):
-            raise ValueError(f"must look like 'org/name', got {value!r}")
-        return value
-
-
-class GPUSettings(Section):
-    min_compute_capability: float = Field(8.0, ge=3.0, le=20.0, description="Lowest compute capability accepted.")
-    device_indices: list[int] = Field(default_factory=lambda: [0], description="GPUs vLLM may use.")
-    min_free_gib: float = Field(0.0, ge=0, description="Extra free memory to keep beyond vLLM's planned share.")
-    recorded_devices: Path | None = Field(
-        None, description="A recorded NVML device description (JSON) to use instead of the real driver."
-    )
-
-
-class LoadTestSettings(Section):
-    concurrency: list[int] = Field(default_factory=lambda: [1, 5, 10, 20, 50], description="Concurrency levels.")
-    requests_per_level: int = Field(20, ge=1, le=100_000, description="Requests per level (p95 needs >= 20).")
-    max_tokens: int = Field(128, ge=1, le=32_768, description="Output tokens requested per request.")
-    temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
-    request_timeout_s: float = Field(120.0, gt=0, le=3600, description="Per-request timeout.")
-    warmup_requests: int = Field(2, ge=0, le=1000, description="Requests sent before measuring each endpoint.")
-    prompts_file: Path | None = Field(None, description="JSONL file of prompts; the built-in set when empty.")
-    seed: int = Field(0, description="Seed for prompt order and Poisson arrivals.")
-    model: str | None = Field(None, description="Ollama tag to compare; the first entry of models when empty.")
-    ollama_api: Literal["openai", "ollama"] = Field(
-        "openai", description="API used on Ollama in comparisons: 'openai' (/v1, same wire as vLLM) or native."
-    )
-
-    @field_validator("concurrency")
-    @classmethod
-    def _levels(cls, value: list[int]) -> list[int]:
-        if not value:
-            raise ValueError("must list at least one concurrency level, got []")
-        bad = [v for v in value if v < 1 or v > 10_000]
-        if bad:
-            raise ValueError(f"each level must be >= 1 and <= 10000, got {bad}")
-        return value
-
-
-class ThresholdSettings(Section):
-    min_samples: int = Field(20, ge=1, description="Fewer samples than this in a window is inconclusive.")
-    max_error_rate: float = Field(0.01, ge=0, le=1, description="Highest acceptable error rate (0..1).")
-    max_timeout_rate: float = Field(0.01, ge=0, le=1, description="Highest acceptable timeout rate (0..1).")
-    p95_e2e_ms: float = Field(30_000, gt=0, description="Highest acceptable p95 end-to-end latency.")
-    p95_ttft_ms: float = Field(5_000, gt=0, description="Highest acceptable p95 time to first token.")
-    max_vllm_to_ollama_p95_ratio: float = Field(
-        1.0, gt=0, description="vLLM's p95 latency may be at most this multiple of Ollama's at the same load."
-    )
-    compare_from_concurrency: int = Field(
-        2, ge=1, le=10_000, description="vLLM-vs-Ollama ratios are judged at this concurrency and above."
-    )
-    max_single_stream_p95_ratio: float = Field(
-        1.5,
-        gt=0,
-        description="Below compare_from_concurrency, vLLM's p95 may be at most this multiple of Ollama's.",
-    )
-    min_vllm_to_ollama_throughput_ratio: float = Field(
-        1.0, gt=0, description="vLLM's throughput must be at least this multiple of Ollama's at the same load."
-    )
-    outgrown_p95_e2e_ms: float = Field(
-        10_000, gt=0, description="Baseline p95 latency above which Ollama counts as outgrown."
-    )
-    outgrown_queue_share: float = Field(
-        0.5, gt=0, le=1, description="Share of latency spent queueing above which Ollama counts as outgrown."
-    )
-    slo_ttft_ms: float = Field(2_000, gt=0, description="Goodput SLO: time to first token.")
-    slo_tpot_ms: float = Field(100, gt=0, description="Goodput SLO: time per output token.")
-    slo_e2e_ms: float = Field(30_000, gt=0, description="Goodput SLO: end-to-end latency.")
-
-
-class SlackSettings(Section):
-    bot_token: SecretStr | None = Field(None, description="Slack bot token (xoxb-...); console output when empty.")
-    channel: str = Field("#llm-migration", description="Channel for phase messages and approvals.")
-    base_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (a local server in tests).")
-    approval_timeout_s: float = Field(3600.0, gt=0, le=7 * 86400, description="No answer in time means 'no'.")
-
-    @property
-    def enabled(self) -> bool:
-        return self.bot_token is not None and bool(self.bot_token.get_secret_value())
-
-
-class StoreSettings(Section):
-    url: str = Field(
-        "sqlite:///.o2v/o2v.db",
-        description="SQLAlchemy URL of the results store (postgresql://user:password@host/db works too).",
-    )
-    batch_size: int = Field(500, ge=1, le=100_000, description="Samples written per insert.")
-
-    @field_validator("url")
-    @classmethod
-    def _sqlalchemy_url(cls, value: str) -> str:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
-        try:
-            make_url(value)
-        except ArgumentError as exc:
-            raise ValueError(f"must be a SQLAlchemy URL such as sqlite:///.o2v/o2v.db, got {value!r}") from exc
-        return value
-
-    @property
-    def safe_url(self) -> str:
-        """The URL with its password masked, for logs, reports and summaries."""
-        from sqlalchemy.engine import make_url
-
-        return make_url(self.url).render_as_string(hide_password=True)
-
-    def __repr_args__(self) -> Any:
-        # The URL may carry a database password: keep it out of repr() and str(), which end up in logs.
-        for name, value in super().__repr_args__():
-            yield name, (self.safe_url if name == "url" else value)
-
-
-class CutoverSettings(Section):
-    stages_percent: list[int] = Field(default_factory=lambda: [10, 50, 100], description="Traffic share per stage.")
-    watch_window_s: float = Field(900.0, gt=0, description="Observation time per stage before promotion.")
-    gateway_port: int = Field(11435, ge=1, le=65535, description="Port of the cutover gateway.")
-    decommission_after_days: float = Field(7.0, ge=0, le=365, description="Stable days before Ollama is retired.")
-    client_api_keys: dict[str, SecretStr] = Field(
-        default_factory=dict, description="Bearer tokens the gateway accepts, by client name."
-    )
-
-    @field_validator("stages_percent")
-    @classmethod
-    def _stages(cls, value: list[int]) -> list[int]:
-        if not value or any(not 0 < v <= 100 for v in value) or value != sorted(value) or value[-1] != 100:
-            raise ValueError(f"must be increasing percentages in (0, 100] ending at 100, got {value}")
-        return value
-
-
-def _check_http_url(value: str) -> str:
-    value = normalise_url(value)
-    if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
-        raise ValueError(f"must be an http(s) URL such as http://127.0.0.1:11434, got {value!r}")
-    return value
-
-
-class DiagnoseSettings(Section):
-    probe_concurrency: list[int] = Field(
-        default_factory=lambda: [1, 2, 4, 8], description="Concurrency levels of the diagnosis probe sweep."
-    )
-    probe_requests_per_level: int = Field(
-        8, ge=1, le=1000, description="Probe requests per level (the probe sends at least 2x the level)."
-    )
-    probe_max_requests: int = Field(64, ge=1, le=10_000, description="Cap on all probe requests of one sweep.")
-    probe_max_duration_s: float = Field(
-        300.0, gt=0, le=7200, description="Cap on the wall time of one probe sweep."
-    )
-    probe_max_tokens: int = Field(64, ge=1, le=4096, description="Output tokens each probe request asks for.")
-    probe_model: str | None = Field(
-        None, description="Model the probe uses; the first model Ollama lists when empty."
-    )
-    working_hours: tuple[int, int] = Field((9, 18), description="Local hours [start, end) that count as peak.")
-    working_days: list[int] = Field(
-        default_factory=lambda: [0, 1, 2, 3, 4], description="Weekdays (0 = Monday) that count as peak."
-    )
-    reference_concurrency: float = Field(
-        3.0, ge=1, le=10_000, description="Concurrency the queueing share is quoted at when no log says better."
-    )
-    slow_alone_s: float = Field(
-        5.0, gt=0, le=3600,
-        description="A request slower than this with nothing else running is not a queueing problem.",
-    )
-    max_reloads_per_day: float = Field(
-        4.0, ge=0,
-        description="Model reloads after keep-alive expiry per day above which the config is the problem.",
-    )
-
-
-class MonitorSettings(Section):
-    probe_concurrency: list[int] = Field(
-        default_factory=lambda: [1, 4],
-        description="Concurrency levels of the scheduled baseline probe (keep it small).",
-    )
-    probe_requests_per_level: int = Field(
-        6, ge=1, le=1000, description="Probe requests per level (raised to the level so every slot is used)."
-    )
-    probe_max_tokens: int = Field(64, ge=1, le=4096, description="Output tokens each baseline probe request asks for.")
-    probe_max_duration_s: float = Field(
-        120.0, gt=0, le=3600, description="Cap on one probe's wall time; later levels are skipped past it."
-    )
-    probe_model: str | None = Field(
-        None, description="Model the probe uses; diagnose.probe_model, loadtest.model, then Ollama's first when empty."
-    )
-    window_s: float = Field(
-        7200.0, gt=0, le=30 * 86400, description="The baseline suite judges the probe samples of this last window."
-    )
-
-    @field_validator("probe_concurrency")
-    @classmethod
-    def _levels(cls, value: list[int]) -> list[int]:
-        if not value or any(v < 1 or v > 256 for v in value):
-            raise ValueError(f"must list levels between 1 and 256, got {value}")
-        return value
 
 
 class Settings(BaseSettings):
