@@ -319,7 +319,9 @@ async def _with_sigint(make: Callable[[asyncio.Event], Coroutine[Any, Any, Any]]
     try:
         loop.add_signal_handler(signal.SIGINT, on_sigint)
         installed = True
-    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+    except (NotImplementedError, RuntimeError, ValueError):
+        # asyncio raises NotImplementedError where the loop has no signal support (Windows), RuntimeError or
+        # ValueError outside the main thread: Ctrl-C then falls back to KeyboardInterrupt handling.
         installed = False
     try:
         return await make(stop)
