@@ -1,6 +1,6 @@
 """Concurrent load generator for Ollama and OpenAI-compatible servers (vLLM), and side-by-side comparison.
 
-Workload ──► run_loadtest (runner.py: aiohttp hot path) ──► LoadTestResult(levels: LevelStats, samples)
+Workload ──► run_loadtest (runner.py over wire.py's HTTP/1.1 client) ──► LoadTestResult(levels: LevelStats, samples)
 compare.run_comparison(settings) runs one Workload against Ollama and vLLM and writes report.py's files.
 """
 

@@ -94,15 +94,12 @@ async def compare_async(
     stop: asyncio.Event | None = None,
 ) -> tuple[LoadTestResult, LoadTestResult]:
     """Run Ollama then vLLM; both preflights run before any load so a bad vLLM URL fails in seconds."""
-    import aiohttp
-
     from o2v.loadgen.preflight import preflight
 
-    async with aiohttp.ClientSession() as session:
-        for workload in (ollama, vllm):
-            if workload.preflight:
-                headers = {"Authorization": f"Bearer {workload.api_key.get_secret_value()}"} if workload.api_key else {}
-                await preflight(session, workload, headers)
+    for workload in (ollama, vllm):
+        if workload.preflight:
+            headers = {"Authorization": f"Bearer {workload.api_key.get_secret_value()}"} if workload.api_key else {}
+            await preflight(workload, headers)
     results = []
     for workload in (ollama, vllm):
         if stop is not None and stop.is_set():

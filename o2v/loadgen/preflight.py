@@ -6,7 +6,7 @@ full of zeros. Each problem becomes one ServerError that says what was expected,
 
 from __future__ import annotations
 
-import aiohttp
+import httpx
 
 from o2v.errors import ServerError, ServerHTTPError, ServerUnreachable
 from o2v.loadgen.protocol import _loads, error_text
@@ -19,27 +19,29 @@ def models_path(api: str) -> str:
     return "/api/tags" if api == "ollama" else "/v1/models"
 
 
-async def preflight(session: aiohttp.ClientSession, workload: Workload, headers: dict[str, str]) -> list[str]:
+async def preflight(workload: Workload, headers: dict[str, str]) -> list[str]:
     """Return the models the server lists; raise ServerError (one clear line) when a run cannot make sense."""
     url = workload.url + models_path(workload.api)
-    timeout = aiohttp.ClientTimeout(total=workload.connect_timeout_s + 10, sock_connect=workload.connect_timeout_s)
+    total_s = workload.connect_timeout_s + 10
+    timeout = httpx.Timeout(total_s, connect=workload.connect_timeout_s)
     try:
-        async with session.get(url, headers=headers, timeout=timeout) as resp:
-            status, body = resp.status, await resp.read()
+        async with httpx.AsyncClient(timeout=timeout, headers=headers, trust_env=False) as client:
+            resp = await client.get(url)
+            status, body = resp.status_code, resp.content
             content_type = resp.headers.get("Content-Type", "")
-    except (aiohttp.ClientConnectorError, aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+    except httpx.TimeoutException as exc:
+        raise ServerUnreachable(
+            f"no answer from {url} within {total_s:.0f} s; expected a {_describe(workload.api)} server "
+            "-- check the URL, firewall and that the server is not stuck",
+            url=workload.url,
+        ) from exc
+    except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
         raise ServerUnreachable(
             f"nothing answers at {workload.url} ({exc.__class__.__name__}: {exc}); expected a running "
             f"{_describe(workload.api)} server -- check the URL and port, and that the server is up",
             url=workload.url,
         ) from exc
-    except TimeoutError as exc:
-        raise ServerUnreachable(
-            f"no answer from {url} within {timeout.total:.0f} s; expected a {_describe(workload.api)} server "
-            "-- check the URL, firewall and that the server is not stuck",
-            url=workload.url,
-        ) from exc
-    except aiohttp.ClientError as exc:
+    except httpx.HTTPError as exc:
         raise ServerUnreachable(f"cannot talk to {url}: {exc.__class__.__name__}: {exc}", url=workload.url) from exc
     head = body[:512].lstrip().lower()
     if "text/html" in content_type or head.startswith((b"<!doctype html", b"<html")):

@@ -127,9 +127,10 @@ class SSEParser(StreamParser):
     __slots__ = ()
 
     def feed(self, data: bytes, now: float) -> None:
-        # Hot path: a network read that holds only plain content deltas is counted with a few C-level scans,
-        # without decoding its JSON (every event of one read arrived at the same time anyway). Anything else --
-        # role/finish/usage chunks, errors, [DONE], JSON with spaces -- goes line by line through line().
+        # Hot path. The events of one network read arrived at the same time, so a read is counted as a whole
+        # with three C-level scans: content fields, empty content fields, events. Only the events after the
+        # last content field (finish, usage, errors, [DONE]) are decoded. A read whose other events are not
+        # all at its end (JSON with spaces, a server of another shape) goes line by line instead.
         if self.buffer:
             data = self.buffer + data
         cut = data.rfind(b"\n") + 1
@@ -140,25 +141,24 @@ class SSEParser(StreamParser):
         record = self.record
         if record.done:
             return
-        if (
-            b'"error"' not in block
-            and b'"reasoning_content"' not in block
-            and b'"content": ' not in block
-            and block.count(b'"usage"') <= 1
-        ):
-            # Compact JSON without errors: count the non-empty contents with C-level scans, and decode only the
-            # few other events (role, finish, usage, [DONE]) line by line.
-            content_events = block.count(b'content":"')
-            tokens = content_events - block.count(b'content":""')
-            if tokens:
-                if not record.token_times:
-                    record.first_token_s = now
-                record.token_times.extend([now] * tokens)
-            if block.count(b"data:") != content_events:
-                for line in block.split(b"\n"):
-                    if line and not record.done and b'content":"' not in line:
-                        self.line(line, now)
+        contents = block.count(b'content":"')  # "reasoning_content" too: reasoning tokens are output tokens
+        tail = block
+        if contents:
+            tail = block[block.find(b"\n", block.rfind(b'content":"')) :]
+        if block.count(b"data:") - contents != tail.count(b"data:"):
+            self._line_by_line(block, now)
             return
+        tokens = contents - block.count(b'content":""') if contents else 0
+        if tokens:
+            if not record.token_times:
+                record.first_token_s = now
+            record.token_times.extend([now] * tokens)
+        for line in tail.split(b"\n"):
+            if line and not record.done:
+                self.line(line, now)
+
+    def _line_by_line(self, block: bytes, now: float) -> None:
+        record = self.record
         times = record.token_times
         for line in block.split(b"\n"):
             if not line or record.done:

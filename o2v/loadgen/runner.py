@@ -1,7 +1,8 @@
-"""The load generator's hot path: aiohttp, one session, bodies encoded once, stream parsing on raw bytes.
+"""The load generator's levels and workers over the wire client (wire.py): requests encoded once, stream
+parsing on raw bytes.
 
-Why aiohttp and not the project's httpx: at hundreds of concurrent streams httpx's connection pool serialises
-on a lock (httpx #3215) and the client, not the server, sets the figures; docs/loadgen.md has the figures.
+Why not the project's httpx: at hundreds of concurrent streams httpx's connection pool serialises on a lock
+(httpx #3215) and the client, not the server, sets the figures; docs/loadgen.md has the figures.
 The runner also watches itself: a lag monitor samples the event loop and every request records how late it was
 sent, so a saturated client shows up as client overhead, never as server latency.
 """
@@ -19,14 +20,13 @@ from datetime import UTC, datetime
 from time import perf_counter
 from typing import Any
 
-import aiohttp
-
 from o2v.errors import ServerError
 from o2v.loadgen.metrics import LevelStats, LoadTestResult, level_stats, to_sample
 from o2v.loadgen.preflight import preflight
 from o2v.loadgen.progress import Progress
 from o2v.loadgen.prompts import prompt_sequence
-from o2v.loadgen.protocol import Record, build_body, error_text, parser_for
+from o2v.loadgen.protocol import Record, build_body, parser_for
+from o2v.loadgen.wire import WireClient, WireError
 from o2v.loadgen.workload import Workload
 from o2v.store import SampleWriter
 
@@ -59,43 +59,21 @@ class Runner:
         self._next_body = itertools.count()
         self.lags_ms: list[float] = []
         self.finished = 0
-        self.session: aiohttp.ClientSession | None = None
+        self.client: WireClient | None = None
+        self.requests: list[bytes] = []
 
     # -- one request -------------------------------------------------------------------------------
     async def send(self, record: Record) -> None:
-        assert self.session is not None
-        body = self.bodies[next(self._next_body) % len(self.bodies)]
+        assert self.client is not None
+        request = self.requests[next(self._next_body) % len(self.requests)]
         record.wall_time = time.time()
         record.start_s = perf_counter()
         try:
-            async with self.session.post(self.url, data=body) as resp:  # headers are the session's
-                record.status = resp.status
-                if resp.status != 200:
-                    record.error_kind = f"http_{resp.status}"
-                    record.error_message = error_text(await resp.read())
-                else:
-                    parser = parser_for(self.workload.api, record)
-                    feed = parser.feed
-                    read = resp.content.readany
-                    while data := await read():  # whatever the socket has; b"" at the end
-                        feed(data, perf_counter())
-                    parser.finish(perf_counter())
-                    if not record.done:
-                        record.error_kind, record.error_message = (
-                            "disconnect",
-                            "stream ended before its last event",
-                        )
-        except TimeoutError:
-            record.error_kind, record.error_message = (
-                "timeout",
-                f"no complete answer in {self.workload.request_timeout_s} s",
-            )
-        except aiohttp.ClientConnectorError as exc:
-            record.error_kind, record.error_message = "connect", str(exc)
-        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-            record.error_kind, record.error_message = "disconnect", f"{exc.__class__.__name__}: {exc}"
-        except aiohttp.ClientError as exc:
-            record.error_kind, record.error_message = "client_error", f"{exc.__class__.__name__}: {exc}"
+            await self.client.send(request, record, parser_for(self.workload.api, record))
+            if record.status == 200 and not record.done:
+                record.error_kind, record.error_message = "disconnect", "stream ended before its last event"
+        except WireError as exc:
+            record.error_kind, record.error_message = exc.kind, exc.message
         record.end_s = perf_counter()
         self.finished += 1
 
@@ -221,14 +199,18 @@ async def run_loadtest(
     runner = Runner(workload, stop=stop)
     result = LoadTestResult(run_id=uuid.uuid4().hex[:16], workload=workload, warnings=workload.warnings())
     levels = workload.levels()
-    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=False)
-    timeout = aiohttp.ClientTimeout(total=workload.request_timeout_s, sock_connect=workload.connect_timeout_s)
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=timeout, auto_decompress=False, headers=runner.headers
-    ) as session:
-        runner.session = session
-        if workload.preflight:
-            await preflight(session, workload, runner.headers)
+    if workload.preflight:
+        await preflight(workload, runner.headers)
+    client = WireClient(
+        workload.url,
+        workload.endpoint_path(),
+        headers=runner.headers,
+        request_timeout_s=workload.request_timeout_s,
+        connect_timeout_s=workload.connect_timeout_s,
+    )
+    runner.client = client
+    runner.requests = [client.encode(body) for body in runner.bodies]
+    try:
         result.warnings += await runner.warm_up()
         monitor = asyncio.create_task(runner.lag_monitor())
         bar = Progress(enabled=progress, total=sum(workload.requests_for(c) for c, _ in levels))
@@ -260,6 +242,8 @@ async def run_loadtest(
                         )
         finally:
             monitor.cancel()
+    finally:
+        client.close()
     result.interrupted = runner.stop.is_set()
     result.finished = datetime.now(UTC)
     return result

@@ -12,7 +12,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
 
 from o2v.errors import ConfigError
@@ -199,13 +199,24 @@ def _run_ollama(args: argparse.Namespace) -> None:
     sim = OllamaSim(cfg, SimState("ollama", timing, args.seed), catalog)
     app = build_app(sim)
     sim.logs.startup(cfg.env(), f"{args.host}:{args.port}", cfg.version)
-    asyncio.run(_serve(app, args.host, args.port))
+    _run_loop(_serve(app, args.host, args.port))
 
 
 def _run_vllm(args: argparse.Namespace) -> None:
     from o2v.simulate.vllm import run_vllm
 
-    asyncio.run(run_vllm(args, _serve))
+    _run_loop(run_vllm(args, _serve))
+
+
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """uvloop when installed: its C transports halve the cost of each small streamed write."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -173,9 +173,8 @@ async def _stream(request: web.Request, sim: VLLMSim, seq: Seq, fmt: OpenAIStrea
     resp = web.StreamResponse(status=200)
     resp.content_type = "text/event-stream"
     await resp.prepare(request)
-    first = fmt.first()
-    if first:
-        await resp.write(first)
+    # vLLM sends the role chunk on the engine's first output, so it leaves with the first token
+    opening = fmt.first() or b""
     cut_after = faults.disconnect_after_chunks
     stall_s = faults.stall_ms / 1000.0
     sent, ids, n = 0, seq.ids, len(seq.ids)
@@ -195,15 +194,16 @@ async def _stream(request: web.Request, sim: VLLMSim, seq: Seq, fmt: OpenAIStrea
             upto = 1
         # Tokens that became ready together leave in one write: still one SSE event each.
         if upto - sent == 1:
-            await write(fmt.token(ids[sent], seq.prompt_tokens, upto))
+            await write(opening + fmt.token(ids[sent], seq.prompt_tokens, upto))
         else:
-            await write(b"".join(fmt.token(ids[i], seq.prompt_tokens, i + 1) for i in range(sent, upto)))
+            events = b"".join(fmt.token(ids[i], seq.prompt_tokens, i + 1) for i in range(sent, upto))
+            await write(opening + events)
+        opening = b""
         stats.chunks_sent += upto - sent
         sent = upto
         if sent == 1 and stall_s:
             await asyncio.sleep(stall_s)
-    await write(fmt.finish(seq.finish_reason, n))
-    await resp.write_eof()
+    await resp.write_eof(opening + fmt.finish(seq.finish_reason, n))  # the last events and the end, one write
     stats.finish(200)
     return resp
 

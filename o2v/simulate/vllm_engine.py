@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from o2v.simulate.common import Stats, Timing
 from o2v.simulate.vllm_metrics import Metrics
 
-ZERO_DELAY_BURST = 4
+ZERO_DELAY_BURST = 16
 
 
 @dataclass(eq=False)
