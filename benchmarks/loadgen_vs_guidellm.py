@@ -10,7 +10,8 @@ the simulator's /_sim/stats (requests and tokens it served) are read before and 
 Accuracy: the simulator at TTFT = 200 ms, ITL = 20 ms, concurrency 64: median TTFT within 2 % of 200 ms,
 p99 within 10 ms of it.
 
-Clients: o2v (aiohttp hot path, uvloop), o2v-httpx (the same hot path on httpx.AsyncClient), seed (the guide's
+Clients: o2v (its own HTTP/1.1 client over llhttp, uvloop), o2v-aiohttp and o2v-httpx (the same bodies, stream
+parser and workers on aiohttp / httpx.AsyncClient: the alternatives it was chosen over), seed (the guide's
 script: one aiohttp session with default limits, asyncio.gather in waves of N, non-streaming resp.text()),
 seed-stream (the same with stream=true), guidellm (``guidellm run``, concurrent profile, JSON output).
 GuideLLM needs its own venv: python -m venv /tmp/guidellm-venv && /tmp/guidellm-venv/bin/pip install guidellm.
@@ -98,6 +99,51 @@ def client_o2v_httpx(url: str, concurrency: int, requests: int) -> dict[str, Any
                     parser = parser_for("openai", rec)
                     async for chunk in resp.aiter_raw():
                         parser.feed(chunk, time.perf_counter())
+                rec.end_s = time.perf_counter()
+                done.append(rec)
+
+            async def worker(total: int) -> None:
+                while (i := next(counter)) < total:
+                    await one(i)
+
+            counter = iter(range(10**9))
+            await asyncio.gather(*(worker(concurrency) for _ in range(concurrency)))  # warm-up
+            done.clear()
+            counter = iter(range(10**9))
+            start = time.perf_counter()
+            await asyncio.gather(*(worker(requests) for _ in range(concurrency)))
+            return time.perf_counter() - start
+
+    cpu = CpuWindow()
+    duration = _run(main())
+    ok = [r for r in done if r.ok and r.done]
+    return cpu.done() | {"completed": len(ok), "failed": len(done) - len(ok), "duration_s": duration,
+            "tokens": sum(r.usage_tokens or len(r.token_times) for r in ok)}  # fmt: skip
+
+
+def client_o2v_aiohttp(url: str, concurrency: int, requests: int) -> dict[str, Any]:
+    """The o2v hot path (same bodies, same parser, same worker model) on aiohttp, the client it used before."""
+    import aiohttp
+
+    from o2v.loadgen.prompts import prompt_sequence
+    from o2v.loadgen.protocol import Record, build_body, parser_for
+
+    bodies = [build_body("openai", MODEL, p, max_tokens=MAX_TOKENS, temperature=0.0, top_p=None, ignore_eos=False)
+              for p in prompt_sequence(None, None, 0)]  # fmt: skip
+    done: list[Record] = []
+
+    async def main() -> float:
+        connector = aiohttp.TCPConnector(limit=0)
+        headers = {"Content-Type": "application/json"}
+        async with aiohttp.ClientSession(connector=connector, headers=headers, auto_decompress=False) as session:
+
+            async def one(i: int) -> None:
+                rec = Record(level=0, intended_s=0.0)
+                rec.start_s = time.perf_counter()
+                async with session.post(url + "/v1/chat/completions", data=bodies[i % len(bodies)]) as resp:
+                    parser = parser_for("openai", rec)
+                    while data := await resp.content.readany():
+                        parser.feed(data, time.perf_counter())
                 rec.end_s = time.perf_counter()
                 done.append(rec)
 
@@ -332,7 +378,8 @@ def speed(opts: argparse.Namespace, server: str) -> list[dict[str, Any]]:
             sim_cpu0, kids0 = proc_cpu_s(sim.proc.pid), children_cpu_s()
             t0 = time.perf_counter()
             if name == "guidellm":
-                result = run_guidellm(opts.guidellm, sim.url, opts.concurrency, opts.requests, opts.client_core)
+                count = opts.guidellm_requests
+                result = run_guidellm(opts.guidellm, sim.url, opts.concurrency, count, opts.client_core)
             else:
                 result = run_client(name, sim.url, opts.concurrency, opts.requests, opts.client_core, sim.proc.pid)
             after = sim_stats(sim.url)
@@ -384,12 +431,14 @@ def main() -> None:
     p.add_argument("--client", help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
     p.add_argument("--concurrency", type=int, default=256)
-    p.add_argument("--requests", type=int, default=5120)
+    p.add_argument("--requests", type=int, default=20480)
+    p.add_argument("--guidellm-requests", type=int, default=2560, help="GuideLLM is slow: its rate is steady sooner")
     p.add_argument("--tokens", type=int, default=64, help="simulator's natural answer length")
     p.add_argument("--client-core", type=int, default=0)
     p.add_argument("--server-core", type=int, default=1)
     p.add_argument("--guidellm", default="/tmp/guidellm-venv/bin/guidellm")
-    p.add_argument("--clients", nargs="+", default=["o2v", "o2v-httpx", "seed", "seed-stream", "guidellm"])
+    clients = ["o2v", "o2v-aiohttp", "o2v-httpx", "seed", "seed-stream", "guidellm"]
+    p.add_argument("--clients", nargs="+", default=clients)
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median round is reported")
     p.add_argument("--servers", nargs="+", default=["simulator", "canned"], choices=["simulator", "canned"])
     p.add_argument("--serve-canned", type=int, help=argparse.SUPPRESS)
@@ -401,7 +450,8 @@ def main() -> None:
         serve_canned(opts.serve_canned, opts.tokens)
         return
     if opts.client:
-        fn = {"o2v": client_o2v, "o2v-httpx": client_o2v_httpx, "seed": client_seed,
+        fn = {"o2v": client_o2v, "o2v-httpx": client_o2v_httpx, "o2v-aiohttp": client_o2v_aiohttp,
+              "seed": client_seed,
               "seed-stream": lambda u, c, r: client_seed(u, c, r, stream=True),
               # the slots start over 1 s: 64 requests landing in the same millisecond would measure the
               # simulator's queueing of a burst, not the client's accuracy
@@ -424,7 +474,15 @@ def main() -> None:
         for name in opts.clients:  # the median round by requests/s stands for the client
             runs = sorted((r for r in rows if r["client"] == name), key=lambda r: r["req_per_s"])
             by[name] = runs[len(runs) // 2]
-            print(f"  median {name:<12} {by[name]['req_per_s']:8.0f} req/s {by[name]['tok_per_s']:9.0f} tok/s")
+            row = by[name]
+            if row.get("window_client_cpu_pct"):  # what one request costs the client, whoever was the limit
+                row["client_cpu_us_per_request"] = (
+                    row["window_client_cpu_pct"] / 100 * row["duration_s"] / row["completed"] * 1e6
+                )
+                row["req_per_s_per_client_core"] = 1e6 / row["client_cpu_us_per_request"]
+            per = row.get("client_cpu_us_per_request")
+            cost = f"{per:6.0f} us client CPU/request" if per else ""
+            print(f"  median {name:<12} {row['req_per_s']:8.0f} req/s {row['tok_per_s']:9.0f} tok/s  {cost}")
         if "o2v" in by:
             for other in [c for c in by if c != "o2v"]:
                 print(

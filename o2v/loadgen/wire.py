@@ -88,7 +88,8 @@ class Connection(asyncio.Protocol):
             now = perf_counter()
             if self.stream is not None and self.status == 200:
                 self.stream.finish(now)  # a body that ends with the connection (no length, no chunks)
-                if self.record is not None and self.record.done:
+                record = self.record
+                if record is not None and record.done and record.error_kind is None:
                     self._settle(None)
                     return
             reason = f": {exc}" if exc else ""

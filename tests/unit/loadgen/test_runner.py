@@ -1,4 +1,4 @@
-"""The runner against a real loopback HTTP server (fake_server): the real aiohttp client code runs."""
+"""The runner against a real loopback HTTP server (fake_server): the real wire client code runs."""
 
 from __future__ import annotations
 
