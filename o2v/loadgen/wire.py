@@ -46,6 +46,8 @@ class Connection(asyncio.Protocol):
         self.record: Record | None = None
         self.stream: StreamParser | None = None
         self.parts: list[bytes] = []
+        self.requests = 0  # started on this connection
+        self.answered = False  # any byte of the current request's answer came
         self.status = 0
         self.keep_alive = True
         self.complete = False
@@ -57,6 +59,7 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         now = perf_counter()
+        self.answered = True
         if self.waiter is None:  # bytes nobody asked for: the connection cannot be trusted any more
             self.close()
             return
@@ -113,7 +116,8 @@ class Connection(asyncio.Protocol):
         assert self.transport is not None
         self.waiter = asyncio.get_running_loop().create_future()
         self.record, self.stream = record, stream
-        self.status, self.complete, self.error_body = 0, False, b""
+        self.status, self.complete, self.error_body, self.answered = 0, False, b"", False
+        self.requests += 1
         self.transport.write(request)
         return self.waiter
 
@@ -175,9 +179,19 @@ class WireClient:
     async def send(self, request: bytes, record: Record, stream: StreamParser) -> None:
         """Send one request and feed its body to ``stream``; raise WireError when it fails."""
         conn = await self._acquire()
-        loop = asyncio.get_running_loop()
+        try:
+            await self._exchange(conn, request, record, stream)
+        except WireError as exc:
+            if not (conn.requests > 1 and exc.kind == "disconnect" and not conn.answered):
+                raise
+            # A kept-alive connection the server had closed as it was reused (uvicorn closes idle ones after
+            # 5 s): not one byte of answer came, so the request goes once more on a new connection, as HTTP
+            # clients do. The time lost stays in this request's latency.
+            await self._exchange(await self._acquire(fresh=True), request, record, stream)
+
+    async def _exchange(self, conn: Connection, request: bytes, record: Record, stream: StreamParser) -> None:
         waiter = conn.start(request, record, stream)
-        timer = loop.call_later(self.request_timeout_s, self._expire, conn)
+        timer = asyncio.get_running_loop().call_later(self.request_timeout_s, self._expire, conn)
         try:
             await waiter
             if conn.status != 200:
@@ -196,8 +210,8 @@ class WireClient:
     def _expire(self, conn: Connection) -> None:
         conn._settle(WireError("timeout", f"no complete answer in {self.request_timeout_s:g} s"))
 
-    async def _acquire(self) -> Connection:
-        while self.idle:
+    async def _acquire(self, fresh: bool = False) -> Connection:
+        while self.idle and not fresh:
             conn = self.idle.pop()
             if not conn.closed:
                 return conn

@@ -57,6 +57,8 @@ class RawServer:
                 length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
                 self.requests.append(head + await reader.readexactly(length))
                 answer = self.reply(len(self.requests))
+                if answer == b"":  # hang up without a word, as a server whose keep-alive timer just fired
+                    return
                 if answer is None:  # hang: never answer
                     await asyncio.sleep(3600)
                     return
@@ -153,6 +155,24 @@ async def test_server_hanging_up_mid_answer_is_a_disconnect(serve: Callable) -> 
     assert err.value.kind == "disconnect"
     assert not c.open
     assert not c.idle
+
+
+async def test_a_kept_alive_connection_closed_by_the_server_is_retried_once(serve: Callable) -> None:
+    raw, url = await serve(lambda n: b"" if n == 2 else CHUNKED_OK)
+    c = client(url)
+    assert (await ask(c)).done
+    record = await ask(c)  # the server drops the reused connection on receipt: sent again on a new one
+    assert (record.done, record.error_kind, len(record.token_times)) == (True, None, 5)
+    assert raw.connections == 2
+    assert len(raw.requests) == 3
+
+
+async def test_a_fresh_connection_dropped_is_not_retried(serve: Callable) -> None:
+    raw, url = await serve(lambda n: b"")
+    with pytest.raises(WireError) as err:
+        await ask(client(url))
+    assert err.value.kind == "disconnect"
+    assert len(raw.requests) == 1
 
 
 async def test_garbage_is_a_bad_response(serve: Callable) -> None:
