@@ -75,89 +75,61 @@ def client_o2v(url: str, concurrency: int, requests: int, ramp_up_s: float = 0.0
             "lag_max_ms": level.loop_lag_ms.max}  # fmt: skip
 
 
-def client_o2v_httpx(url: str, concurrency: int, requests: int) -> dict[str, Any]:
-    """The o2v hot path (same bodies, same parser, same worker model) with httpx instead of aiohttp."""
-    import httpx
-
+def _hot_path_on(library: str, url: str, concurrency: int, requests: int) -> dict[str, Any]:
+    """The o2v hot path (same bodies, same parser, same worker model) on ``library`` instead of its own client:
+    httpx (the project's client elsewhere) or aiohttp (the load generator's client before wire.py)."""
     from o2v.loadgen.prompts import prompt_sequence
     from o2v.loadgen.protocol import Record, build_body, parser_for
 
     bodies = [build_body("openai", MODEL, p, max_tokens=MAX_TOKENS, temperature=0.0, top_p=None, ignore_eos=False)
               for p in prompt_sequence(None, None, 0)]  # fmt: skip
+    target = url + "/v1/chat/completions"
+    headers = {"Content-Type": "application/json"}
     done: list[Record] = []
 
-    async def main() -> float:
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(limits=limits, timeout=120.0) as client:
-            counter = iter(range(10**9))
+    async def on_httpx(rec: Record, body: bytes, client: Any) -> None:
+        async with client.stream("POST", target, content=body, headers=headers) as resp:
+            parser = parser_for("openai", rec)
+            async for chunk in resp.aiter_raw():
+                parser.feed(chunk, time.perf_counter())
 
-            async def one(i: int) -> None:
+    async def on_aiohttp(rec: Record, body: bytes, session: Any) -> None:
+        async with session.post(target, data=body) as resp:
+            parser = parser_for("openai", rec)
+            while data := await resp.content.readany():
+                parser.feed(data, time.perf_counter())
+
+    async def closed_loop(client: Any) -> float:
+        send = on_httpx if library == "httpx" else on_aiohttp
+
+        async def worker(counter: Any, total: int) -> None:
+            while (i := next(counter)) < total:
                 rec = Record(level=0, intended_s=0.0)
                 rec.start_s = time.perf_counter()
-                async with client.stream("POST", url + "/v1/chat/completions", content=bodies[i % len(bodies)],
-                                         headers={"Content-Type": "application/json"}) as resp:  # fmt: skip
-                    parser = parser_for("openai", rec)
-                    async for chunk in resp.aiter_raw():
-                        parser.feed(chunk, time.perf_counter())
+                await send(rec, bodies[i % len(bodies)], client)
                 rec.end_s = time.perf_counter()
                 done.append(rec)
 
-            async def worker(total: int) -> None:
-                while (i := next(counter)) < total:
-                    await one(i)
-
-            counter = iter(range(10**9))
-            await asyncio.gather(*(worker(concurrency) for _ in range(concurrency)))  # warm-up
-            done.clear()
-            counter = iter(range(10**9))
-            start = time.perf_counter()
-            await asyncio.gather(*(worker(requests) for _ in range(concurrency)))
-            return time.perf_counter() - start
-
-    cpu = CpuWindow()
-    duration = _run(main())
-    ok = [r for r in done if r.ok and r.done]
-    return cpu.done() | {"completed": len(ok), "failed": len(done) - len(ok), "duration_s": duration,
-            "tokens": sum(r.usage_tokens or len(r.token_times) for r in ok)}  # fmt: skip
-
-
-def client_o2v_aiohttp(url: str, concurrency: int, requests: int) -> dict[str, Any]:
-    """The o2v hot path (same bodies, same parser, same worker model) on aiohttp, the client it used before."""
-    import aiohttp
-
-    from o2v.loadgen.prompts import prompt_sequence
-    from o2v.loadgen.protocol import Record, build_body, parser_for
-
-    bodies = [build_body("openai", MODEL, p, max_tokens=MAX_TOKENS, temperature=0.0, top_p=None, ignore_eos=False)
-              for p in prompt_sequence(None, None, 0)]  # fmt: skip
-    done: list[Record] = []
+        warm = iter(range(10**9))
+        await asyncio.gather(*(worker(warm, concurrency) for _ in range(concurrency)))
+        done.clear()
+        measured = iter(range(10**9))
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(measured, requests) for _ in range(concurrency)))
+        return time.perf_counter() - start
 
     async def main() -> float:
+        if library == "httpx":
+            import httpx
+
+            limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+            async with httpx.AsyncClient(limits=limits, timeout=120.0) as client:
+                return await closed_loop(client)
+        import aiohttp
+
         connector = aiohttp.TCPConnector(limit=0)
-        headers = {"Content-Type": "application/json"}
         async with aiohttp.ClientSession(connector=connector, headers=headers, auto_decompress=False) as session:
-
-            async def one(i: int) -> None:
-                rec = Record(level=0, intended_s=0.0)
-                rec.start_s = time.perf_counter()
-                async with session.post(url + "/v1/chat/completions", data=bodies[i % len(bodies)]) as resp:
-                    parser = parser_for("openai", rec)
-                    while data := await resp.content.readany():
-                        parser.feed(data, time.perf_counter())
-                rec.end_s = time.perf_counter()
-                done.append(rec)
-
-            async def worker(total: int) -> None:
-                while (i := next(counter)) < total:
-                    await one(i)
-
-            counter = iter(range(10**9))
-            await asyncio.gather(*(worker(concurrency) for _ in range(concurrency)))  # warm-up
-            done.clear()
-            counter = iter(range(10**9))
-            start = time.perf_counter()
-            await asyncio.gather(*(worker(requests) for _ in range(concurrency)))
-            return time.perf_counter() - start
+            return await closed_loop(session)
 
     cpu = CpuWindow()
     duration = _run(main())
@@ -450,7 +422,9 @@ def main() -> None:
         serve_canned(opts.serve_canned, opts.tokens)
         return
     if opts.client:
-        fn = {"o2v": client_o2v, "o2v-httpx": client_o2v_httpx, "o2v-aiohttp": client_o2v_aiohttp,
+        fn = {"o2v": client_o2v,
+              "o2v-httpx": lambda u, c, r: _hot_path_on("httpx", u, c, r),
+              "o2v-aiohttp": lambda u, c, r: _hot_path_on("aiohttp", u, c, r),
               "seed": client_seed,
               "seed-stream": lambda u, c, r: client_seed(u, c, r, stream=True),
               # the slots start over 1 s: 64 requests landing in the same millisecond would measure the
