@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from support.engines import need
+
 from o2v.deploy import ProcessBackend, deploy, teardown
 from o2v.deploy.spec import LaunchSpec
 from o2v.deploy.vram import read_vram
@@ -46,7 +48,7 @@ HTTPServer(("127.0.0.1", port), H).serve_forever()
 def test_vram_after_start_includes_the_new_server(tmp_path: Path, port: int) -> None:
     before = read_vram(["0"])
     if before is None or ctypes.util.find_library("cuda") is None:
-        pytest.skip("no NVIDIA driver (NVML / libcuda) on this host")
+        need("an NVIDIA driver (NVML and libcuda)", "run on a GPU host with the driver installed")
     script = tmp_path / "gpu_server.py"
     script.write_text(GPU_SERVER)
     spec = LaunchSpec(

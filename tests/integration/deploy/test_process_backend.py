@@ -147,7 +147,6 @@ def test_teardown_kills_the_group_and_keeps_the_log(tmp_path: Path, port: int, b
 
 
 def test_vllm_simulator_as_a_process(tmp_path: Path, port: int, backend: ProcessBackend) -> None:
-    pytest.importorskip("o2v.simulate.vllm", reason="no vLLM simulator in this checkout")
     spec = LaunchSpec(
         name="vllm-sim",
         image="unused:1",

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from support.engines import need
+
 from o2v.config import Settings
 from o2v.errors import ConfigError, GateFailed
 from o2v.gpu import DockerRuntimes, RealNVML, RecordedNVML, docker_runtimes, record, verify_gpu
@@ -60,7 +62,7 @@ def test_real_nvml_without_driver_is_a_clear_verdict() -> None:
     """Runs the real pynvml path; on a machine with a driver it is the gpu-marked test's job."""
     snap = RealNVML().snapshot()
     if snap.error is None:
-        pytest.skip("an NVIDIA driver is present here; see test_real_probe.py")
+        need("a host without an NVIDIA driver", "a driver is present here; test_real_probe.py covers this host")
     report = verify_gpu(Settings(), nvml=RealNVML(), docker=NVIDIA)
     assert report.verdict == "no-gpu"
     assert "install the NVIDIA driver" in report.violations[0]
