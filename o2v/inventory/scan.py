@@ -142,6 +142,7 @@ def scan_file(path: Path, root: Path) -> list[IntegrationPoint]:
             evidence = line.strip()
             points.append(
                 IntegrationPoint(
+                    root=str(root.resolve()),
                     file=path.relative_to(root).as_posix(),
                     line=number,
                     cell=cell,

@@ -64,6 +64,7 @@ class OllamaServerSettings(BaseModel):
 class IntegrationPoint(BaseModel):
     """A place in a source tree that talks to Ollama."""
 
+    root: str = Field(default="", description="The scanned root (absolute), so patches can find the file again.")
     file: str = Field(..., description="Path relative to the scanned root.")
     line: int = Field(..., ge=1, description="1-based line (within the cell for notebooks).")
     cell: int | None = Field(default=None, description="0-based notebook cell index, for .ipynb files.")

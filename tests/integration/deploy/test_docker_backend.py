@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from support.engines import need
 
 from o2v.deploy import DockerBackend, deploy, status, teardown
@@ -187,7 +186,7 @@ def test_port_taken_by_a_host_process_is_a_clear_error(backend: DockerBackend, p
 
 def test_gpu_request_without_nvidia_runtime_is_a_clear_error(engine: Any, backend: DockerBackend, port: int) -> None:
     if "nvidia" in (engine.info().get("Runtimes") or {}):
-        need("a Docker engine without the NVIDIA runtime", "this engine has one, so the missing-runtime error cannot happen here")
+        need("a Docker engine without the NVIDIA runtime", "this one has it: the missing-runtime error cannot happen")
     spec = spec_for(port, gpu_device_ids=["0"], name=f"o2v-gpu-{RUN_LABEL}")
     with pytest.raises(DeployError) as caught:
         deploy(spec, backend)

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from support.engines import need
 
 from o2v.deploy import ProcessBackend, deploy, teardown

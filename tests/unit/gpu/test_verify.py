@@ -3,7 +3,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from support.engines import need
 
 from o2v.config import Settings
