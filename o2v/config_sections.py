@@ -172,6 +172,13 @@ class SlackSettings(Section):
     channel: str = Field("#llm-migration", description="Channel for phase messages and approvals.")
     base_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (a local server in tests).")
     approval_timeout_s: float = Field(3600.0, gt=0, le=7 * 86400, description="No answer in time means 'no'.")
+    app_token: SecretStr | None = Field(
+        None, description="App-level token (xapp-...) for Socket Mode, where approval clicks arrive; from the env."
+    )
+    approvers: list[str] = Field(
+        default_factory=list,
+        description="Who may approve in Slack: user ids (U...) and user-group ids (S...); empty refuses everyone.",
+    )
 
     @property
     def enabled(self) -> bool:

@@ -12,7 +12,8 @@
     ├── DeployError          a container or process could not be started, or never became healthy
     ├── GPUError             NVML / driver problems that stop GPU verification
     ├── GateFailed           a gate (GPU requirements, GX suite, SLO) said no; carries every violation
-    └── PhaseError           a migration phase failed; names the phase and what to do
+    ├── PhaseError           a migration phase failed; names the phase and what to do
+    └── ApprovalError        an approval answer that cannot be used (malformed, not allowed, question closed)
 
 Messages say what was expected, what was found and what to do next, so that a user can act on the
 one line printed by the CLI or shown in the Prefect flow run's state message.
@@ -100,3 +101,7 @@ class StreamInterrupted(ServerError):
 
 class ServerStreamError(ServerHTTPError):
     """The server reported an error inside a stream that had already started (HTTP status was 200)."""
+
+
+class ApprovalError(O2VError):
+    """An approval click or answer that cannot be used (malformed, not allowed, question closed)."""

@@ -18,6 +18,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
+    from o2v.approvals.models import Answer, Question
     from o2v.config import Settings
     from o2v.store import Store
 
@@ -52,6 +53,10 @@ class Notifier(Protocol):
         flow_run_url: str | None = None,
         level: str = "warning",
     ) -> None: ...
+
+    def ask(self, question: Question) -> dict[str, str] | None: ...
+
+    def answered(self, posted: dict[str, str] | None, question: Question, answer: Answer) -> None: ...
 
 
 # -- message bodies (pure functions: tested without any server) ---------------------------------------------------
@@ -140,6 +145,20 @@ class ConsoleNotifier:
         level: str = "warning",
     ) -> None:
         self._emit(f"[o2v {level}] {text}", figures or {}, flow_run_url, key="notify-alerts")
+
+    def ask(self, question: Question) -> dict[str, str] | None:
+        """No Slack: the question waits in the Prefect UI (its resume form), and the console says so."""
+        head = f"[o2v] {question.migration_id} | approval needed: {question.title}"
+        choices = "/".join(c.decision for c in question.choices)
+        self._emit(head, {"answer": f"resume the flow run in the Prefect UI ({choices}), key {question.key}"},
+                   None, key=f"notify-{question.migration_id}")
+        return None
+
+    def answered(self, posted: dict[str, str] | None, question: Question, answer: Answer) -> None:
+        who = f" by {answer.approver}" if answer.approver else ""
+        self._emit(f"[o2v] {question.migration_id} | {question.title}: {answer.decision}{who} via {answer.via}",
+                   {"comment": answer.comment} if answer.comment else {}, None,
+                   key=f"notify-{question.migration_id}")
 
     def _emit(self, head: str, figures: dict[str, str], flow_run_url: str | None, *, key: str) -> None:
         lines = [head] + [f"    {k}: {v}" for k, v in figures.items()]
@@ -243,6 +262,37 @@ class SlackNotifier:
         except Exception as exc:  # noqa: BLE001 - see the module docstring
             self._failed(exc)
             self.fallback.alert(text, figures=figures, flow_run_url=flow_run_url, level=level)
+
+    def ask(self, question: Question) -> dict[str, str] | None:
+        """The question with its buttons in the migration's thread; None (console instead) when Slack fails."""
+        from o2v.approvals.blocks import question_blocks, question_text
+
+        try:
+            thread = self._thread(question.migration_id, "approval", "waiting", None)
+            response = self.client.chat_postMessage(
+                channel=thread["channel"], thread_ts=thread["ts"], text=question_text(question),
+                blocks=question_blocks(question),
+            )
+            return {"channel": str(response["channel"]), "ts": str(response["ts"])}
+        except Exception as exc:  # noqa: BLE001 - the Prefect UI still takes the answer
+            self._failed(exc)
+            return self.fallback.ask(question)
+
+    def answered(self, posted: dict[str, str] | None, question: Question, answer: Answer) -> None:
+        """Buttons give way to who decided and when (also when the answer came from the Prefect UI or a timeout)."""
+        from o2v.approvals.blocks import decided_blocks
+
+        if posted is None:
+            self.fallback.answered(posted, question, answer)
+            return
+        try:
+            self.client.chat_update(
+                channel=posted["channel"], ts=posted["ts"], text=f"{question.title}: {answer.decision}",
+                blocks=decided_blocks(question, answer),
+            )
+        except Exception as exc:  # noqa: BLE001
+            self._failed(exc)
+            self.fallback.answered(posted, question, answer)
 
     def check(self) -> str:
         """auth.test: the bot's name, or raise. For ``o2v``'s setup checks, not for flows."""

@@ -17,4 +17,5 @@ from o2v.cli import (
     loadtest_cmd,  # noqa: E402,F401
     plan_cmd,  # noqa: E402,F401
     simulate_cmd,  # noqa: E402,F401
+    slack_cmd,  # noqa: E402,F401
 )

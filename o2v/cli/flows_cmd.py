@@ -92,9 +92,17 @@ def rollback(
 
 
 @app.command()
-def serve() -> None:
-    """Serve the migrate, baseline-monitor and rollback deployments from this process (no work pool needed)."""
+def serve(config: ConfigOption = None) -> None:
+    """Serve the migrate, baseline-monitor and rollback deployments from this process (no work pool needed),
+    with the Slack approval listener beside them when Socket Mode is configured."""
     from prefect import serve as prefect_serve
+
+    from o2v.cli.slack_cmd import start_in_background
+
+    if start_in_background(settings_or_exit(config)):
+        console.print("Slack approvals: listening over Socket Mode", highlight=False)
+    else:
+        console.print("Slack approvals: off (set slack.bot_token and slack.app_token to answer from Slack)")
 
     from flows.baseline import baseline_monitor
     from flows.migrate import migrate as migrate_flow

@@ -1,6 +1,8 @@
 """A local HTTP server that speaks enough of the Slack Web API for o2v's tests.
 
-Methods: auth.test, chat.postMessage, chat.update, conversations.history, conversations.replies. Bodies may be
+Methods: auth.test, chat.postMessage, chat.update, chat.postEphemeral, conversations.history, conversations.replies,
+usergroups.users.list, and apps.connections.open (with the app-level token; it answers the URL of a Socket Mode
+stand-in, ``tests/support/slack_socket.py``, when one is attached as ``socket``). Bodies may be
 JSON or form-encoded (slack_sdk sends both, depending on the method). Every request is recorded; tests can ask
 for the next N requests to answer 429 with a Retry-After header, to fail with a Slack error, or to fail with an
 HTTP status. Listens on 127.0.0.1 only.
@@ -17,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-1-test-app-token"
 
 
 @dataclass
@@ -48,8 +51,12 @@ class _Faults:
 class SlackAPIServer:
     """Context manager: ``with SlackAPIServer() as slack: ... slack.url`` (base URL ending in /api/)."""
 
-    def __init__(self, token: str = TOKEN) -> None:
+    def __init__(self, token: str = TOKEN, app_token: str = APP_TOKEN) -> None:
         self.token = token
+        self.app_token = app_token
+        self.socket_url: str | None = None  # set by a Socket Mode stand-in
+        self.usergroups: dict[str, list[str]] = {}
+        self.ephemeral: list[dict[str, Any]] = []
         self.requests: list[Recorded] = []
         self.messages: list[Message] = []
         self.channels: dict[str, str] = {}
@@ -114,7 +121,8 @@ class SlackAPIServer:
                 return self._faults.statuses.pop(0), {"ok": False, "error": "internal_error"}, {}
             if self._faults.errors:
                 return 200, {"ok": False, "error": self._faults.errors.pop(0)}, {}
-            if auth != f"Bearer {self.token}":
+            expected = self.app_token if method == "apps.connections.open" else self.token
+            if auth != f"Bearer {expected}":
                 return 200, {"ok": False, "error": "invalid_auth"}, {}
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             if handler is None:
@@ -145,6 +153,23 @@ class SlackAPIServer:
                 return {"ok": True, "channel": channel, "ts": ts, "text": message.text}
         return {"ok": False, "error": "message_not_found"}
 
+    def _m_chat_postEphemeral(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's method name
+        if not body.get("user") or not body.get("channel"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        self.ephemeral.append(dict(body))
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _m_usergroups_users_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        group = str(body.get("usergroup", ""))
+        if group not in self.usergroups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(self.usergroups[group])}
+
+    def _m_apps_connections_open(self, _body: dict[str, Any]) -> dict[str, Any]:
+        if self.socket_url is None:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return {"ok": True, "url": self.socket_url}
+
     def _m_conversations_history(self, body: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(str(body.get("channel", "")))
         found = [m for m in reversed(self.messages) if m.channel == channel and m.thread_ts is None]
@@ -167,12 +192,14 @@ class SlackAPIServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                method = self.path.rsplit("/", 1)[-1].split("?", 1)[0]
+                path, _, query = self.path.partition("?")
+                method = path.rsplit("/", 1)[-1]
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 if "json" in (self.headers.get("Content-Type") or ""):
                     body = json.loads(raw or "{}")
                 else:
                     body = dict(parse_qsl(raw))
+                body = {**dict(parse_qsl(query)), **body}  # GET methods (usergroups.users.list) use the query
                 status, payload, headers = server._answer(method, body, self.headers.get("Authorization", ""))
                 server.requests.append(Recorded(method, body, dict(self.headers.items()), status))
                 data = json.dumps(payload).encode()
