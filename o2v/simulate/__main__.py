@@ -190,7 +190,7 @@ def _run_ollama(args: argparse.Namespace) -> None:
     from o2v.simulate.catalog import load_catalog
     from o2v.simulate.common import SimState, timing_from_args
     from o2v.simulate.ollama import OLLAMA_VERSION, OllamaConfig, OllamaSim, build_app
-    from o2v.simulate.ollama_state import parse_keep_alive
+    from o2v.simulate.ollama_sched import parse_keep_alive
     from o2v.simulate.ollama_versions import parse_version
 
     try:

@@ -16,7 +16,8 @@ from aiohttp import web
 from o2v.simulate.catalog import CatalogModel
 from o2v.simulate.common import count_tokens, dumps, json_response, stable_seed
 from o2v.simulate.ollama_gen import GenerationRequest, generate, load_or_unload
-from o2v.simulate.ollama_state import SIM, parse_keep_alive
+from o2v.simulate.ollama_sched import parse_keep_alive
+from o2v.simulate.ollama_state import SIM
 
 
 class _Refuse(Exception):

@@ -237,3 +237,40 @@ class Scheduler:
         for runner in [r for r in self.runners.values() if r.expired()]:
             self._unload(runner, "expired")
         return list(self.runners.values())
+
+
+def parse_keep_alive(value: object) -> float | None:
+    """``keep_alive`` as Ollama accepts it: seconds (number) or a Go duration string ("5m", "1h30m", "-1")."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("keep_alive must be a duration string or a number of seconds")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        total, num, sign = 0.0, "", 1.0
+        if text.startswith("-"):
+            sign, text = -1.0, text[1:]
+        units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+        i = 0
+        while i < len(text):
+            c = text[i]
+            if c.isdigit() or c == ".":
+                num += c
+                i += 1
+                continue
+            unit = "ms" if text[i : i + 2] == "ms" else c
+            if unit not in units or not num:
+                raise ValueError(f'time: invalid duration "{value}"')
+            total += float(num) * units[unit]
+            num = ""
+            i += len(unit)
+        if num:
+            raise ValueError(f'time: missing unit in duration "{value}"')
+        return sign * total
+    raise ValueError("keep_alive must be a duration string or a number of seconds")
