@@ -116,7 +116,8 @@ class OllamaSim:
             f"{cfg.host}:{cfg.port}",
             cfg.version,
             vram_bytes=cfg.vram_bytes,
-            default_ctx=self.sched.default_ctx if self.behaviour.vram_default_context else None,
+            # The tier is logged even when OLLAMA_CONTEXT_LENGTH overrides it, as routes.go does.
+            default_ctx=vram_default_context(cfg.vram_bytes) if self.behaviour.vram_default_context else None,
         )
 
 
