@@ -99,8 +99,9 @@ class OllamaLogs:
             return
         self.app("INFO", "server.go:630", f"llama runner started in {seconds:.2f} seconds")
 
-    def startup(self, env: dict[str, str], listen: str, version: str, *, vram_bytes: int = 0,
-                default_ctx: int | None = None) -> None:
+    def startup(
+        self, env: dict[str, str], listen: str, version: str, *, vram_bytes: int = 0, default_ctx: int | None = None
+    ) -> None:
         """What ``ollama serve`` prints before it accepts requests, including the ``server config`` line."""
         self.app(
             "INFO",
