@@ -28,11 +28,11 @@ def _generate(url: str, model: str, **options: int) -> httpx.Response:
 
 
 def _during_other_models_load(version: str) -> tuple[list[tuple[int, float]], list[str]]:
-    """Six requests for a loaded model while another model loads (1.5 s), OLLAMA_MAX_QUEUE=2.
+    """Six requests for a loaded model while another model loads (2 s), OLLAMA_MAX_QUEUE=2.
 
     Returns the six (status, seconds taken) and the order in which everything finished.
     """
-    args = [*FAST, "--max-queue", "2", "--load-ms", "1500", "--model", MODEL, "--model", OTHER,
+    args = [*FAST, "--max-queue", "2", "--load-ms", "2000", "--model", MODEL, "--model", OTHER,
             "--version-string", version]  # fmt: skip
     finished: list[str] = []
     results: list[tuple[int, float]] = []
@@ -50,7 +50,9 @@ def _during_other_models_load(version: str) -> tuple[list[tuple[int, float]], li
 
         other = threading.Thread(target=send, args=(OTHER,))
         other.start()
-        time.sleep(0.3)  # the other model's load is under way and holds the scheduler loop
+        deadline = time.monotonic() + 10
+        while sum("starting llama" in line for line in sim.stderr_lines) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the other model's load is under way and holds the scheduler loop
         burst = [threading.Thread(target=send, args=(MODEL,)) for _ in range(6)]
         for t in burst:
             t.start()
@@ -68,7 +70,7 @@ def test_current_version_serves_a_loaded_model_past_the_queue() -> None:
 def test_version_0_11_queues_everything_behind_a_load() -> None:
     results, _ = _during_other_models_load("0.11")
     assert [status for status, _ in results] == [200, 200, 503, 503, 503, 503]  # 2 fit the queue, 4 are "busy"
-    # The two that fit waited for the rest of the other model's 1.5 s load (at least 1.2 s of it).
+    # The two that fit waited for the rest of the other model's 2 s load (sent as it began).
     assert all(seconds >= 1.0 for status, seconds in results if status == 200), results
 
 
