@@ -1,8 +1,8 @@
 """What one Ollama simulator process holds, shared by its route modules.
 
-The imports run one way: ``ollama`` (the app) -> ``ollama_api`` / ``ollama_openai`` -> ``ollama_gen`` ->
-``ollama_state`` -> ``ollama_sched`` / ``ollama_logs`` -> ``ollama_versions``; nothing below imports
-anything above it.
+The imports run one way: ``ollama`` (the app) -> ``ollama_openai`` -> ``ollama_api`` -> ``ollama_gen`` ->
+``ollama_state`` -> ``ollama_sched`` -> ``ollama_logs`` -> ``ollama_versions``; nothing below imports
+anything above it (``tests/unit/simulate/test_ollama_imports.py``).
 """
 
 from __future__ import annotations
