@@ -21,10 +21,10 @@ from o2v.diagnose.models import LevelPoint, LogSummary, PeriodStats
 from o2v.servers.logs import (
     AccessRecord,
     AppRecord,
+    LoadCounter,
     LogRecord,
     UnparsedLine,
     is_client_abort,
-    model_load_seconds,
     parse_go_duration,
     parse_go_map,
 )
@@ -106,6 +106,7 @@ class LogAnalyzer:
         self._status_499 = 0
         self._hot = _Hot()
         self._status: dict[int, int] = {}
+        self._loads = LoadCounter()
 
     # -- feeding --------------------------------------------------------------------------------------------
     def add(self, record: LogRecord) -> None:
@@ -135,7 +136,7 @@ class LogAnalyzer:
             self._env = parse_go_map(rec.attrs["env"])
         if is_client_abort(rec):
             self._abort_msgs += 1
-        load = model_load_seconds(rec)
+        load = self._loads.feed(rec)  # v0.30+ writes two started-in lines per load: counted once
         if load is not None:
             self.s.model_loads += 1
             self.s.model_load_s_total += load

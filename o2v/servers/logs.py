@@ -10,8 +10,10 @@ requests really waited. Two streams are interleaved in practice (``docker logs``
 
 * slog text on stderr: ``time=... level=INFO source=routes.go:1259 msg="server config" env="map[...]"``, plus
   the ``aborting ... request due to client closing the connection`` message of a client that gave up while
-  queued and ``llama runner started in 5.65 seconds`` for each model load. Versions before slog used Go's
-  standard logger (``2024/01/15 10:23:45 routes.go:1008: ...``); both are read.
+  queued and, for each model load, ``llama runner started in 5.65 seconds`` (up to v0.2x) or, since v0.30,
+  ``llama-server started in 36.45 seconds`` (``llm/llama_server.go``), which one load writes twice a few ms
+  apart (:class:`LoadCounter` counts it once). Versions before slog used Go's standard logger
+  (``2024/01/15 10:23:45 routes.go:1008: ...``); all are read.
 
 Anything may precede a record (journald's ``host ollama[123]:``, ``docker logs -t`` timestamps, kubectl
 prefixes), terminals add colour codes, and llama.cpp prints its own lines; none of that stops the parser.
@@ -51,10 +53,15 @@ _NOISE_PREFIXES = (
     "llama_new_context", "llama_kv_cache", "llama_context", "clip_", "load:", "init:", "common_", "main:",
     "system_info", "INFO [", "DEBUG [", "WARN [", "ERROR [", "- using", "Device ", "Error #", "encode:",
     "decode:", "sched_", "graph_", "output_reserve",
+    # llama-server (Ollama 0.30+) with --no-log-prefix: its server, slot and queue lines and build banner
+    "srv ", "slot ", "que ", "build:",
 )
 _ABORT = re.compile(r"aborting (\w+ )?request due to client closing the connection")
-_RUNNER_STARTED = re.compile(r"llama runner started in ([\d.]+) seconds")
-_LOAD_START = ("starting llama server", "starting runner", "starting llama runner")
+_RUNNER_STARTED = re.compile(r"(?:llama runner|llama-server) started in ([\d.]+) seconds")
+_LOAD_START = ("starting llama server", "starting runner", "starting llama runner", "starting llama-server")
+# Ollama 0.30+ waits for a new llama-server twice (the load, then the scheduler), writing the started-in
+# line twice within milliseconds; a second line this close, with no load started between, is the same load.
+_SAME_LOAD_S = 2.0
 
 
 @dataclass(slots=True, frozen=True)
@@ -295,7 +302,10 @@ def is_client_abort(record: LogRecord) -> bool:
 
 
 def model_load_seconds(record: LogRecord) -> float | None:
-    """Seconds a model load took, from ``llama runner started in N seconds``; None for other records."""
+    """Seconds from ``llama runner started in N seconds`` / ``llama-server started in N seconds``, else None.
+
+    Every started-in line counts here; use :class:`LoadCounter` to count loads.
+    """
     if isinstance(record, AppRecord):
         m = _RUNNER_STARTED.search(record.msg)
         if m:
@@ -305,3 +315,33 @@ def model_load_seconds(record: LogRecord) -> float | None:
 
 def is_model_load_start(record: LogRecord) -> bool:
     return isinstance(record, AppRecord) and record.msg.startswith(_LOAD_START)
+
+
+class LoadCounter:
+    """Model loads in a stream of records, each counted once however many started-in lines it wrote."""
+
+    def __init__(self) -> None:
+        self._last_started: datetime | None = None
+        self._load_started = False
+
+    def feed(self, record: LogRecord) -> float | None:
+        """The load time (s) when this record completes a new load; None otherwise (duplicates included)."""
+        if is_model_load_start(record):
+            self._load_started = True
+            return None
+        seconds = model_load_seconds(record)
+        if seconds is None:
+            return None
+        assert isinstance(record, AppRecord)
+        last, self._last_started = self._last_started, record.time
+        if not self._load_started and last is not None and _gap_s(last, record.time) <= _SAME_LOAD_S:
+            return None
+        self._load_started = False
+        return seconds
+
+
+def _gap_s(earlier: datetime, later: datetime) -> float:
+    """Seconds between two record times; a zone-aware and a naive time (mixed formats) count as far apart."""
+    if (earlier.tzinfo is None) != (later.tzinfo is None):
+        return float("inf")
+    return abs((later - earlier).total_seconds())

@@ -86,11 +86,32 @@ def build_parser() -> argparse.ArgumentParser:
         default=_env("OLLAMA_KEEP_ALIVE", "5m"),
         help="idle time before unload: Go duration or seconds; negative = forever ($OLLAMA_KEEP_ALIVE)",
     )
-    o.add_argument("--num-ctx", type=_int, default=int(_env("OLLAMA_CONTEXT_LENGTH", "4096") or 4096))
+    o.add_argument(
+        "--num-ctx",
+        type=_int,
+        default=int(_env("OLLAMA_CONTEXT_LENGTH", "0") or 0),
+        help="default context ($OLLAMA_CONTEXT_LENGTH); 0 = Ollama's default: by VRAM since 0.15.5, else 4096",
+    )
+    o.add_argument(
+        "--vram-gib",
+        type=_float,
+        default=0.0,
+        help="total GPU memory the simulated server reports (0 = CPU only); picks the default context tier",
+    )
+    o.add_argument(
+        "--slot-speedup",
+        default="measured",
+        help="aggregate decode rate of 1, 2, ... busy slots over one slot's: 'measured' (llama.cpp on an "
+        "RTX 3090, see docs/simulators.md), 'ideal' (slots independent) or a comma list such as 1,1.8,2.5",
+    )
     o.add_argument("--load-ms", type=_float, default=0.0, help="model load time on first use / after expiry (0)")
     o.add_argument("--catalog", default=None, help="YAML/JSON model catalog (default: llama3.1:8b Q4_K_M)")
     o.add_argument("--model", action="append", default=[], help="add a model by name (repeatable)")
-    o.add_argument("--version-string", default=None, help="what /api/version reports")
+    o.add_argument(
+        "--version-string",
+        default=None,
+        help="what /api/version reports; also picks the behaviour of that release (scheduler, logs, /v1 framing)",
+    )
 
     v = sub.add_parser("vllm", help="vLLM OpenAI-compatible server")
     _timing_flags(v, ttft=20.0, itl=10.0)
@@ -170,6 +191,7 @@ def _run_ollama(args: argparse.Namespace) -> None:
     from o2v.simulate.common import SimState, timing_from_args
     from o2v.simulate.ollama import OLLAMA_VERSION, OllamaConfig, OllamaSim, build_app
     from o2v.simulate.ollama_sched import parse_keep_alive
+    from o2v.simulate.ollama_versions import parse_version
 
     try:
         keep_alive = parse_keep_alive(args.keep_alive)
@@ -177,6 +199,11 @@ def _run_ollama(args: argparse.Namespace) -> None:
         raise ConfigError([f"--keep-alive: {exc}"]) from exc
     if args.num_parallel < 1 or args.max_queue < 1 or args.max_loaded_models < 1:
         raise ConfigError(["--num-parallel, --max-queue and --max-loaded-models must be >= 1"])
+    version = args.version_string or OLLAMA_VERSION
+    try:
+        parse_version(version)
+    except ValueError as exc:
+        raise ConfigError([f"--version-string: {exc}"]) from exc
     catalog = load_catalog(args.catalog, args.model)
     timing = timing_from_args(
         args.ttft_ms,
@@ -194,12 +221,30 @@ def _run_ollama(args: argparse.Namespace) -> None:
         max_loaded_models=args.max_loaded_models,
         keep_alive_s=300.0 if keep_alive is None else keep_alive,
         num_ctx=args.num_ctx,
-        version=args.version_string or OLLAMA_VERSION,
+        vram_bytes=int(args.vram_gib * 1024**3),
+        version=version,
+        slot_speedup=_slot_speedup(args.slot_speedup),
     )
     sim = OllamaSim(cfg, SimState("ollama", timing, args.seed), catalog)
     app = build_app(sim)
-    sim.logs.startup(cfg.env(), f"{args.host}:{args.port}", cfg.version)
+    sim.log_startup()
     _run_loop(_serve(app, args.host, args.port))
+
+
+def _slot_speedup(text: str) -> tuple[float, ...]:
+    from o2v.simulate.ollama_sched import SLOT_SPEEDUP
+
+    if text == "measured":
+        return SLOT_SPEEDUP
+    if text == "ideal":
+        return ()
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or values[0] != 1.0 or any(b < a for a, b in zip(values, values[1:], strict=False)):
+        raise ConfigError([f"--slot-speedup: expected 'measured', 'ideal' or a rising list from 1.0, got {text!r}"])
+    return values
 
 
 def _run_vllm(args: argparse.Namespace) -> None:

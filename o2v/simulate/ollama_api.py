@@ -15,8 +15,9 @@ from aiohttp import web
 
 from o2v.simulate.catalog import CatalogModel
 from o2v.simulate.common import count_tokens, dumps, json_response, stable_seed
-from o2v.simulate.ollama_gen import SIM, GenerationRequest, generate, load_or_unload
+from o2v.simulate.ollama_gen import GenerationRequest, generate, load_or_unload
 from o2v.simulate.ollama_sched import parse_keep_alive
+from o2v.simulate.ollama_state import SIM
 
 
 class _Refuse(Exception):
@@ -73,12 +74,12 @@ def _keep_alive(body: dict[str, Any]) -> float | None:
         raise _Refuse(400, str(exc)) from exc
 
 
-def _num_predict(opts: dict[str, Any]) -> int | None:
-    value = opts.get("num_predict")
+def _int_option(opts: dict[str, Any], key: str) -> int | None:
+    value = opts.get(key)
     if value is None:
         return None
     if not isinstance(value, int | float) or isinstance(value, bool):
-        raise _Refuse(400, 'option "num_predict" must be of type integer')
+        raise _Refuse(400, f'option "{key}" must be of type integer')
     return int(value)
 
 
@@ -100,7 +101,8 @@ async def api_generate(request: web.Request) -> web.StreamResponse:
             stream=body.get("stream", True) is not False,
             prompt_text=system + prompt,
             prompt_tokens=count_tokens(system) + count_tokens(prompt) + 5,
-            num_predict=_num_predict(opts),
+            num_predict=_int_option(opts, "num_predict"),
+            num_ctx=_int_option(opts, "num_ctx"),
             seed=opts.get("seed"),
             keep_alive_s=_keep_alive(body),
             model_name=str(body.get("model") or model.name),
@@ -132,7 +134,8 @@ async def api_chat(request: web.Request) -> web.StreamResponse:
             stream=body.get("stream", True) is not False,
             prompt_text=text,
             prompt_tokens=tokens,
-            num_predict=_num_predict(opts),
+            num_predict=_int_option(opts, "num_predict"),
+            num_ctx=_int_option(opts, "num_ctx"),
             seed=opts.get("seed"),
             keep_alive_s=_keep_alive(body),
             model_name=str(body.get("model") or model.name),

@@ -1,27 +1,25 @@
-"""One Ollama generation, from the pending queue to the last NDJSON (or SSE) line.
+"""One Ollama generation, from the scheduler to the last NDJSON (or SSE) line.
 
 Timing per request: ``ttft_ms + prompt_tokens * prompt_token_ms`` (+ injected latency) of prefill after a
-slot is granted, then one token every ``itl_ms``.  Slots of one model run independently, so with one slot
-five simultaneous requests finish at 1x..5x the single latency and with two slots the steps halve.
+slot is granted, then one token every ``itl_ms`` times the runner's slowdown: the slots of one model share
+one runner's compute (``ollama_sched.SLOT_SPEEDUP``), so with one slot five simultaneous requests finish at
+1x..5x the single latency, and with two slots the steps halve less than twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from o2v.simulate.catalog import CatalogModel
 from o2v.simulate.common import VOCAB, VOCAB_JSON, dumps, generate_token_ids, json_response, sleep_until
 from o2v.simulate.ollama_sched import QueueFull, Runner
-from o2v.simulate.openai_fmt import BadRequest, OpenAIStream
-
-if TYPE_CHECKING:
-    from o2v.simulate.ollama import OllamaSim
-
-SIM: web.AppKey[OllamaSim] = web.AppKey("ollama_sim", object)  # type: ignore[arg-type]
+from o2v.simulate.ollama_sse import OllamaStream
+from o2v.simulate.ollama_state import OllamaSim
+from o2v.simulate.openai_fmt import BadRequest
 
 BUSY = "server busy, please try again.  maximum pending requests exceeded"
 
@@ -36,8 +34,9 @@ class GenerationRequest:
     num_predict: int | None
     seed: object
     keep_alive_s: float | None
-    openai: OpenAIStream | None = None
+    openai: OllamaStream | None = None
     model_name: str = ""
+    num_ctx: int | None = None  # options.num_ctx; None = the server's default (an "automatic" context)
 
 
 def _error(sim: OllamaSim, gen: GenerationRequest, status: int, message: str) -> web.Response:
@@ -98,7 +97,7 @@ async def generate(request: web.Request, sim: OllamaSim, gen: GenerationRequest)
     slot = False
     try:
         try:
-            runner, load_s = await sim.sched.get_runner(gen.model, gen.keep_alive_s)
+            runner, load_s = await sim.sched.get_runner(gen.model, gen.keep_alive_s, gen.num_ctx)
         except QueueFull:
             state.stats.finish(503)
             return _error(sim, gen, 503, BUSY)
@@ -109,6 +108,7 @@ async def generate(request: web.Request, sim: OllamaSim, gen: GenerationRequest)
             sim.logs.app("INFO", "server.go:1155", f"aborting {what} request due to client closing the connection")
             raise
         slot = True
+        sim.sched.slot_taken(runner)
         state.stats.waiting -= 1
         waiting = False
         state.stats.active += 1
@@ -124,6 +124,7 @@ async def generate(request: web.Request, sim: OllamaSim, gen: GenerationRequest)
         elif slot:
             state.stats.active -= 1
         if slot and runner is not None:
+            sim.sched.slot_freed(runner)
             runner.sem.release()
         if runner is not None:
             sim.sched.release(runner)
@@ -161,7 +162,9 @@ async def _run(
         }
 
     if not gen.stream:
-        await sleep_until(t_first + max(0, len(ids) - 1) * itl_s + stall_s)
+        await sleep_until(t_first)
+        t_last = await _decode(runner, t_first, len(ids) - 1, itl_s) if itl_s else t_first
+        await sleep_until(t_last + stall_s)
         state.stats.tokens_generated += len(ids)
         state.stats.finish(200)
         text = "".join(VOCAB[i] for i in ids)
@@ -176,10 +179,13 @@ async def _run(
     native = _Native(gen) if gen.openai is None else None
     clock = state.clock
     stats = state.stats
+    openai = gen.openai
+    t_next = t_first
     await sleep_until(t_first)
     for n, idx in enumerate(ids):
         if n and (itl_s or stall_s):
-            await sleep_until(t_first + n * itl_s + stall_s)  # the stall falls after the first chunk
+            t_next += itl_s * runner.slowdown  # the step slows while other slots of the runner generate
+            await sleep_until(t_next + stall_s)  # the stall falls after the first chunk
         if cut_after is not None and n >= cut_after:
             stats.finish(200)
             if request.transport is not None:
@@ -187,9 +193,12 @@ async def _run(
             return resp
         if native is not None:
             await resp.write(native.line(clock.rfc3339_nano(), idx))
+        elif n:
+            assert openai is not None
+            await resp.write(openai.token(idx, prompt_tokens, n + 1))
         else:
-            assert gen.openai is not None
-            await resp.write(gen.openai.token(idx, prompt_tokens, n + 1))
+            assert openai is not None
+            await resp.write(openai.opening(idx, prompt_tokens))
         stats.chunks_sent += 1
         stats.tokens_generated += 1
     if native is not None:
@@ -202,6 +211,21 @@ async def _run(
     await resp.write_eof()
     stats.finish(200)
     return resp
+
+
+async def _decode(runner: Runner, t_first: float, steps: int, itl_s: float) -> float:
+    """Sleep through ``steps`` decode steps of a non-streamed answer; returns the loop time of the last one.
+
+    The runner's slowdown is re-read every 16 steps, so slots that start or finish meanwhile change the
+    pace as they would per token, at a sixteenth of the timer wake-ups.
+    """
+    t = t_first
+    while steps > 0:
+        batch = min(steps, 16)
+        t += batch * itl_s * runner.slowdown
+        steps -= batch
+        await sleep_until(t)
+    return t
 
 
 def load_only_response(sim: OllamaSim, gen: GenerationRequest, reason: str) -> web.Response:
@@ -218,7 +242,7 @@ async def load_or_unload(request: web.Request, sim: OllamaSim, gen: GenerationRe
         sim.state.stats.finish(200)
         return load_only_response(sim, gen, "unload")
     try:
-        runner, _ = await sim.sched.get_runner(gen.model, gen.keep_alive_s)
+        runner, _ = await sim.sched.get_runner(gen.model, gen.keep_alive_s, gen.num_ctx)
     except QueueFull:
         sim.state.stats.finish(503)
         return _error(sim, gen, 503, BUSY)

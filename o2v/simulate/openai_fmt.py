@@ -35,7 +35,8 @@ class OpenAIStyle:
 
     def error_body(self, exc: BadRequest) -> dict[str, Any]:
         if self.server == "ollama":
-            kind = {404: "not_found_error", 500: "api_error"}.get(exc.status, "invalid_request_error")
+            # Ollama's openai.NewError: 400 and 404 are typed, every other status is "api_error".
+            kind = {400: "invalid_request_error", 404: "not_found_error"}.get(exc.status, "api_error")
             return {"error": {"message": exc.message, "type": kind, "param": None, "code": None}}
         if self.legacy_errors:
             return {

@@ -28,7 +28,9 @@ def _settings(url: str) -> Settings:
 @pytest.mark.parametrize("slots", [1, 2, 4])
 def test_probe_finds_the_simulators_slots(slots: int, tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'o2v.db'}")
-    with SimulatorProcess("ollama", args=[*SIM_ARGS, "--num-parallel", str(slots)]) as sim:
+    # Independent slots, so the knee sits exactly at the slot count (shared compute: the test below).
+    args = [*SIM_ARGS, "--num-parallel", str(slots), "--slot-speedup", "ideal"]
+    with SimulatorProcess("ollama", args=args) as sim:
         result = diagnose(_settings(sim.url), store=store, probe=True)
         log_lines = [*sim.stderr_lines, *sim.stdout_lines]
     assert result.probe is not None
@@ -41,6 +43,15 @@ def test_probe_finds_the_simulators_slots(slots: int, tmp_path: Path) -> None:
     # The simulator writes Ollama's real log formats: its server config states the slot count.
     assert server_config(parse_lines(log_lines))["OLLAMA_NUM_PARALLEL"] == str(slots)
     assert (result.verdict == "migrate") == (slots == 1)  # 2 slots queue 1/3 at 3 users: below 50 %
+
+
+@pytest.mark.timeout(120)
+def test_four_slots_sharing_one_runner_measure_as_fewer() -> None:
+    """Slots share one llama-server's compute (calibrated from llama.cpp): 4 slots serve like about 3."""
+    with SimulatorProcess("ollama", args=[*SIM_ARGS, "--num-parallel", "4"]) as sim:
+        result = diagnose(_settings(sim.url), probe=True)
+    assert result.fit is not None
+    assert 2.5 <= result.fit.effective_parallelism <= 3.7, result.levels
 
 
 @pytest.mark.timeout(120)

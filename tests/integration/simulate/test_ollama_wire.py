@@ -196,4 +196,5 @@ def test_model_loads_on_first_use_and_after_keep_alive_expiry() -> None:
         time.sleep(0.5)
         assert load_s("5m") >= 0.25
         assert httpx.get(sim.url + "/_sim/stats").json()["model_loads"] == 2
-    assert sum('msg="starting llama server"' in line for line in sim.stderr_lines) == 2
+    assert sum('msg="starting llama-server"' in line for line in sim.stderr_lines) == 2  # Ollama 0.30+
+    assert sum('msg="llama-server started in' in line for line in sim.stderr_lines) == 4  # twice per load

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from _diag_synth import fifo, gin_lines
 
+from o2v.config import Settings
+from o2v.diagnose import diagnose
 from o2v.diagnose.fit import fit_parallelism
 from o2v.diagnose.logstats import analyse_log
 from o2v.servers.logs import parse_lines, read_log
@@ -132,3 +134,23 @@ def test_memory_does_not_grow_with_the_log(tmp_path: Path) -> None:
     # Ten times the lines, same working set: the window of in-flight requests, not the file.
     assert big_peak < small_peak * 1.5 + 256 * 1024
     assert big_peak < 4 * 1024 * 1024
+
+
+def test_current_ollama_log_counts_loads_and_load_times() -> None:
+    """Ollama 0.33 (llama-server lines, two started-in lines per load) as `o2v diagnose --log` reads it."""
+    summary = analyse_log(read_log(DATA / "docker_v0_33.log"), timeout_s=30)
+    assert summary.model_loads == 3
+    assert summary.model_load_s_total == pytest.approx(6.45 + 36.45 + 4.02)
+    assert summary.reloads_after_idle == 1  # the 10:40 load follows 55 idle minutes (keep-alive 5m)
+    assert summary.configured_num_parallel == 2
+    assert summary.unparsed_lines == 0
+    assert summary.aborts == 1
+    assert summary.inference_requests == 12  # the 499 counts, the 503 does not
+
+
+def test_diagnosis_of_a_current_ollama_log_reports_its_loads() -> None:
+    result = diagnose(Settings(ollama={"url": "http://127.0.0.1:9", "timeout_s": 30}),
+                      log_records=read_log(DATA / "docker_v0_33.log"), probe=False)  # fmt: skip
+    assert result.log is not None
+    assert result.log.format_recognised
+    assert (result.log.model_loads, result.log.model_load_s_total) == (3, pytest.approx(46.92))

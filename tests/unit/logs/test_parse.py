@@ -13,6 +13,7 @@ import pytest
 from o2v.servers.logs import (
     AccessRecord,
     AppRecord,
+    LoadCounter,
     UnparsedLine,
     is_client_abort,
     is_model_load_start,
@@ -207,3 +208,35 @@ def test_records_serialise_to_json() -> None:
     for rec in read_log(DATA / "docker_v0_9.log"):
         data = json.loads(json.dumps(rec.to_dict()))
         assert data["kind"] in {"access", "app", "unparsed"}
+
+
+def test_current_llama_server_load_lines_are_read() -> None:
+    """Ollama 0.30+ (llm/llama_server.go): the new wording, and two started-in lines per load."""
+    start = parse_line('time=2026-08-25T09:00:13.101+02:00 level=INFO source=llama_server.go:433 '
+                       'msg="starting llama-server" cmd="/usr/lib/ollama/llama-server --model /m -c 8192 -np 2"')
+    done = parse_line('time=2026-08-25T09:00:19.553+02:00 level=INFO source=llama_server.go:1362 '
+                      'msg="llama-server started in 6.45 seconds"')
+    assert is_model_load_start(start)
+    assert model_load_seconds(done) == 6.45
+    assert model_load_seconds(parse_line('time=2025-01-01T00:00:00Z level=INFO source=server.go:630 '
+                                         'msg="llama runner started in 1.51 seconds"')) == 1.51
+
+
+def test_load_counter_counts_a_double_started_in_line_once() -> None:
+    records = list(read_log(DATA / "docker_v0_33.log"))
+    counter = LoadCounter()
+    loads = [s for r in records if (s := counter.feed(r)) is not None]
+    assert loads == [6.45, 36.45, 4.02]
+    assert sum(model_load_seconds(r) is not None for r in records) == 6  # each load wrote the line twice
+    unparsed = [r for r in records if isinstance(r, UnparsedLine) and not r.known_noise]
+    assert unparsed == []  # llama-server's own lines (srv, slot, build) are Ollama's chatter, not foreign
+
+
+def test_load_counter_keeps_loads_without_start_lines_apart() -> None:
+    """Old logs cut before the start line still count each started-in line seconds apart as its own load."""
+    lines = [f'time=2025-03-04T09:{m:02d}:00.000Z level=INFO source=server.go:1 msg="llama runner started in 2.00 '
+             'seconds"' for m in (0, 1)]
+    lines.append('time=2025-03-04T09:01:00.003Z level=INFO source=llama_server.go:1362 '
+                 'msg="llama-server started in 2.00 seconds"')
+    counter = LoadCounter()
+    assert [counter.feed(r) for r in parse_lines(lines)] == [2.0, 2.0, None]
