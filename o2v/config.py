@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from o2v.config_env import ENV_DELIMITER, ENV_PREFIX, O2VEnvSource, env_overrides, env_var_for
@@ -34,6 +35,8 @@ from o2v.config_sections import (
     normalise_url,
 )
 from o2v.errors import ConfigError
+from o2v.redact import remember_secrets
+from o2v.secret_hash import secret_digests
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -99,6 +102,23 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("migration_id")
+    @classmethod
+    def _safe_id(cls, value: str) -> str:
+        # The id is joined into paths (reports/<id>) and names: nothing that could climb out of the workdir.
+        if not _MIGRATION_ID.fullmatch(value):
+            raise ValueError(
+                "must be 1-64 letters, digits, '.', '_' or '-', not starting with '.', "
+                f"e.g. team-llm-2025.1, got {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _remember_secrets(self) -> Settings:
+        # Every text o2v stores or shows passes o2v.redact, which then scrubs these exact values too.
+        remember_secrets(self.secret_values().values())
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -114,13 +134,46 @@ class Settings(BaseSettings):
         return O2VEnvSource(settings_cls), init_settings
 
     def config_hash(self) -> str:
-        """Stable hash of everything except secrets and the ledger's own id: a changed plan re-runs phases."""
+        """Stable hash of everything but the ledger's own id, secrets as keyed hashes: a change re-runs phases."""
         data = self.model_dump(mode="json", exclude={"migration_id"})
+        data["store"]["url"] = self.store.safe_url  # its password, if any, is hashed with the other secrets
+        digests = self.secret_digests()
+        if digests:  # keyed hashes of the secret values: a rotated token re-runs deploy (see o2v.secret_hash)
+            data["secret_digests"] = digests
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def secret_values(self) -> dict[str, str]:
+        """Every configured secret by field path (``vllm.api_key``, ``cutover.client_api_keys.team-a``)."""
+        found: dict[str, str] = {}
+        _collect_secrets(self, "", found)
+        from sqlalchemy.engine import make_url
+
+        password = make_url(self.store.url).password
+        if password:
+            found["store.url.password"] = str(password)
+        return found
+
+    def secret_digests(self) -> dict[str, str]:
+        """HMAC of each secret value under this installation's key (in the workdir): never the values."""
+        return secret_digests(self.workdir, self.secret_values())
 
     @property
     def store_url(self) -> str:
         return self.store.url
+
+
+_MIGRATION_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
+
+
+def _collect_secrets(value: Any, path: str, found: dict[str, str]) -> None:
+    if isinstance(value, SecretStr):
+        found[path] = value.get_secret_value()
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _collect_secrets(item, f"{path}.{key}", found)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _collect_secrets(getattr(value, name), f"{path}.{name}" if path else name, found)
 
 
 def resolve_config_path(path: str | Path | None = None) -> Path | None:

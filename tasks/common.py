@@ -14,6 +14,7 @@ from o2v.config import Settings
 from o2v.errors import PhaseError
 from o2v.notify import Notifier
 from o2v.phases import PhaseRunner
+from o2v.redact import redact
 from o2v.store import Store
 
 T = TypeVar("T", bound=BaseModel)
@@ -87,4 +88,6 @@ def _artifact(phase: str, markdown: str) -> None:
         get_run_context()
     except MissingContextError:
         return  # called outside a flow run (plain library use): nothing to attach the artifact to
-    create_markdown_artifact(key=phase.replace("_", "-"), markdown=markdown, description=f"o2v phase {phase}")
+    create_markdown_artifact(
+        key=phase.replace("_", "-"), markdown=redact(markdown), description=f"o2v phase {phase}"
+    )

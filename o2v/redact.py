@@ -1,0 +1,151 @@
+"""Redaction: the one function every piece of text passes through before it is stored or shown.
+
+Applied at the source (the inventory's client scan keeps source lines as evidence) and again wherever text
+leaves the process (Slack and console messages, Prefect artifacts, ledger results, report files), so that a
+secret missed at the source is still caught on the way out. What is hidden:
+
+- URL userinfo: ``http://user:pass@host`` -> ``http://***@host`` (a URL without userinfo is left alone);
+- bearer/basic credentials: ``Authorization: Bearer abc.def`` -> ``Bearer ***``;
+- values assigned to secret-looking names (key, token, secret, password, credentials, auth) in Python, JS,
+  YAML, JSON, .env and command-line forms, whatever the quoting: ``api_key="x"`` -> ``api_key="***"``;
+- known token shapes anywhere: OpenAI/Stripe ``sk-``/``sk_live_``, Hugging Face ``hf_``, Slack ``xoxb-`` /
+  ``xoxp-`` / ``xapp-``, GitHub ``ghp_``/``github_pat_``, GitLab ``glpat-``, AWS ``AKIA``, and JWTs (``eyJ...``);
+- the exact values of the configured secrets (``Settings``' SecretStr fields), remembered when the settings
+  are validated, so that even a secret of no known shape is scrubbed wherever it turns up.
+
+Over-redaction is the safe failure: a harmless value next to ``key=`` is hidden too. Prose is left alone: the
+word "token" without an assignment, or ``Bearer`` followed by an ordinary word, does not match.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+MASK = "***"
+MIN_REMEMBERED_CHARS = 6  # shorter configured secrets would blank out ordinary words; the patterns still apply
+
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#@'\"<>`]+)@")
+# A credential after Bearer/Basic: it must contain a non-letter or be long, so "Bearer authentication" stays.
+_AUTH_SCHEME = re.compile(
+    r"\b(?P<scheme>Bearer|Basic|Token)(?P<space>\s+|%20)"
+    r"(?P<cred>(?=[A-Za-z0-9._~+/=-]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}|[A-Za-z]{24,})",
+    re.IGNORECASE,
+)
+_TOKEN_SHAPES = re.compile(
+    r"(?<![A-Za-z0-9])(?:"
+    r"sk-[A-Za-z0-9_-]{8,}"  # OpenAI (sk-..., sk-proj-..., sk-live-...)
+    r"|[sr]k_(?:live|test)_[A-Za-z0-9]{8,}"  # Stripe-style secret keys
+    r"|hf_[A-Za-z0-9]{20,}"  # Hugging Face user access tokens
+    r"|xox[abeoprs]-[A-Za-z0-9-]{8,}"  # Slack bot / user / legacy tokens
+    r"|xapp-[A-Za-z0-9-]{8,}"  # Slack app-level tokens
+    r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"  # GitHub
+    r"|glpat-[A-Za-z0-9_-]{16,}"  # GitLab
+    r"|AKIA[0-9A-Z]{16}"  # AWS access key id
+    r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"  # JWT: base64url JSON header.payload.signature
+    r")"
+)
+# name <closing quote?> <separator> <value>; the name decides whether the value is a secret (_SECRET_NAME).
+_ASSIGNMENT = re.compile(
+    r"(?P<name>(?<![\w-])[A-Za-z_][\w.-]*)(?P<close>['\"]?)(?P<sep>\s*(?::=|=>|=|:)\s*)"
+    r"(?P<value>\"[^\"\n]*\"|'[^'\n]*'|`[^`\n]*`|[^\s,;'\"`)\]}]+)"
+)
+# Command-line flags: --api-key VALUE, --token=VALUE.
+_CLI_FLAG = re.compile(
+    r"(?P<flag>(?<![\w-])--?[A-Za-z][\w-]*)(?P<sep>=|[ \t]+)(?P<value>\"[^\"\n]*\"|'[^'\n]*'|[^\s\"'-][^\s\"']*)"
+)
+# The name's last word: token, secret, password... or anything ending in _key (api_key, SECRET_KEY, apiKey).
+# A bare "key" is not enough (YAML and dicts are full of them); plural "tokens" (max_tokens) is a count.
+_SECRET_NAME = re.compile(
+    r"(?:^|[_.-])(?:token|secret|password|passwd|pwd|passphrase|credentials?|auth|authorization|apikey)$"
+    r"|.[_.-]key$",
+    re.IGNORECASE,
+)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# Unquoted values that are references or types, not secrets: keep them readable.
+_NOT_A_VALUE = re.compile(
+    r"^(?:\$\{?[A-Za-z_]|os\.environ|os\.getenv|process\.env|env\(|getenv\(|None$|null$|true$|false$|str$"
+    r"|SecretStr|Optional|\*{3}|[A-Za-z_][\w.]*[(\[])",
+)
+# After "name:" (YAML, but also prose and error messages) an unquoted word counts only when it looks like a
+# credential: it has a digit or symbol, or is long. "api_key: must be set" keeps its words.
+_CREDENTIAL_LIKE = re.compile(r"^(?=.*[^A-Za-z]).{4,}$|^.{16,}$")
+
+_lock = threading.Lock()
+_remembered: frozenset[str] = frozenset()
+
+
+def remember_secrets(values: Iterable[str | None]) -> None:
+    """Add configured secret values to those scrubbed from every text (process-wide, never forgotten)."""
+    global _remembered
+    fresh = {v for v in values if v and len(v) >= MIN_REMEMBERED_CHARS}
+    if fresh - _remembered:
+        with _lock:
+            _remembered = _remembered | fresh
+
+
+def _is_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.search(_CAMEL.sub("_", name.strip(".-"))))
+
+
+def _masked(value: str) -> str | None:
+    """The masked form of an assigned value, or None to keep it (empty, already masked, a reference)."""
+    quoted = value[:1] in "\"'`" and len(value) >= 2 and value[-1] == value[0]
+    inner = value[1:-1] if quoted else value
+    if not inner or inner == MASK or (not quoted and _NOT_A_VALUE.match(inner)):
+        return None
+    return f"{value[0]}{MASK}{value[-1]}" if quoted else MASK
+
+
+def _mask_assignment(match: re.Match[str]) -> str:
+    value = match.group("value")
+    colon_word = match.group("sep").strip() == ":" and value[:1] not in "\"'`"
+    shown = _masked(value) if _is_secret_name(match.group("name")) else None
+    if colon_word and not _CREDENTIAL_LIKE.match(value):
+        shown = None
+    if shown is None:
+        return match.group(0)
+    return f"{match.group('name')}{match.group('close')}{match.group('sep')}{shown}"
+
+
+def _mask_flag(match: re.Match[str]) -> str:
+    shown = _masked(match.group("value")) if _is_secret_name(match.group("flag").lstrip("-")) else None
+    if shown is None:
+        return match.group(0)
+    return f"{match.group('flag')}{match.group('sep')}{shown}"
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret it appears to contain replaced by ``***``."""
+    if not text:
+        return text
+    for secret in sorted(_remembered, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    text = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
+    text = _AUTH_SCHEME.sub(lambda m: f"{m.group('scheme')}{m.group('space')}{MASK}", text)
+    text = _TOKEN_SHAPES.sub(MASK, text)
+    return _ASSIGNMENT.sub(_mask_assignment, _CLI_FLAG.sub(_mask_flag, text))
+
+
+
+def redact_data(value: Any) -> Any:
+    """A JSON-like structure with every string redacted; a key named like a secret hides its whole value."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {
+            key: (MASK if isinstance(key, str) and _is_secret_name(key) and _is_plain_secret(item)
+                  else redact_data(item))
+            for key, item in value.items()
+        }  # fmt: skip
+    if isinstance(value, list | tuple):
+        return [redact_data(item) for item in value]
+    return value
+
+
+def _is_plain_secret(item: Any) -> bool:
+    # {"api_key": "x"} hides "x"; {"api_key_required": true} or {"secret_env": ["HF_TOKEN"]} are not values.
+    return isinstance(item, str) and bool(item) and item != MASK
