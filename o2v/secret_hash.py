@@ -81,6 +81,5 @@ def same_secret(given: str | bytes | None, expected: str | bytes | None) -> bool
 
 
 def bearer_matches(header: str | None, key: str) -> bool:
-    """``Authorization: Bearer <key>`` check in constant time (the scheme name is case-insensitive)."""
-    scheme, _, token = (header or "").partition(" ")
-    return scheme.lower() == "bearer" and same_secret(token.strip(), key)
+    """Whether an ``Authorization`` header is exactly ``Bearer <key>`` (as vLLM checks it), in constant time."""
+    return same_secret(header, f"Bearer {key}")

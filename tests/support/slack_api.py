@@ -16,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+from o2v.secret_hash import bearer_matches
+
 TOKEN = "xoxb-test-token"
 
 
@@ -114,7 +116,7 @@ class SlackAPIServer:
                 return self._faults.statuses.pop(0), {"ok": False, "error": "internal_error"}, {}
             if self._faults.errors:
                 return 200, {"ok": False, "error": self._faults.errors.pop(0)}, {}
-            if auth != f"Bearer {self.token}":
+            if not bearer_matches(auth, self.token):  # constant time, as a real API compares tokens
                 return 200, {"ok": False, "error": "invalid_auth"}, {}
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             if handler is None:
