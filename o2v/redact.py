@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 MASK = "***"
@@ -49,9 +49,9 @@ _TOKEN_SHAPES = re.compile(
 )
 # name <closing quote?> <separator> <value>; the name decides whether the value is a secret (_SECRET_NAME).
 _ASSIGNMENT = re.compile(
-    r"(?P<name>(?<![\w-])[A-Za-z_][\w.-]*)(?P<close>['\"]?)(?P<sep>\s*(?::=|=>|=|:)\s*)"
-    r"(?P<value>\"[^\"\n]*\"|'[^'\n]*'|`[^`\n]*`|[^\s,;'\"`)\]}]+)"
-)
+    r"(?P<name>(?<![\w-])[A-Za-z_][\w.-]*)(?P<close>\\?['\"]?)(?P<sep>\s*(?::=|=>|=|:)\s*)"
+    r"(?P<value>\\\"[^\"\\\n]*\\\"|\"[^\"\n]*\"|'[^'\n]*'|`[^`\n]*`|[^\s,;'\"`)\]}\\]+)"
+)  # values: \"escaped\" (text inside a JSON string), "double", 'single', `backtick`, or unquoted
 # Command-line flags: --api-key VALUE, --token=VALUE.
 _CLI_FLAG = re.compile(
     r"(?P<flag>(?<![\w-])--?[A-Za-z][\w-]*)(?P<sep>=|[ \t]+)(?P<value>\"[^\"\n]*\"|'[^'\n]*'|[^\s\"'-][^\s\"']*)"
@@ -92,29 +92,40 @@ def _is_secret_name(name: str) -> bool:
 
 def _masked(value: str) -> str | None:
     """The masked form of an assigned value, or None to keep it (empty, already masked, a reference)."""
-    quoted = value[:1] in "\"'`" and len(value) >= 2 and value[-1] == value[0]
-    inner = value[1:-1] if quoted else value
+    quote = '\\"' if value.startswith('\\"') else value[:1] if value[:1] in "\"'`" else ""
+    quoted = bool(quote) and len(value) >= 2 * len(quote) and value.endswith(quote)
+    inner = value[len(quote) : -len(quote)] if quoted else value
     if not inner or inner == MASK or (not quoted and _NOT_A_VALUE.match(inner)):
         return None
-    return f"{value[0]}{MASK}{value[-1]}" if quoted else MASK
+    return f"{quote}{MASK}{quote}" if quoted else MASK
 
 
-def _mask_assignment(match: re.Match[str]) -> str:
+def _assignment_mask(match: re.Match[str]) -> str | None:
     value = match.group("value")
-    colon_word = match.group("sep").strip() == ":" and value[:1] not in "\"'`"
-    shown = _masked(value) if _is_secret_name(match.group("name")) else None
-    if colon_word and not _CREDENTIAL_LIKE.match(value):
-        shown = None
-    if shown is None:
-        return match.group(0)
-    return f"{match.group('name')}{match.group('close')}{match.group('sep')}{shown}"
+    if not _is_secret_name(match.group("name")):
+        return None
+    if match.group("sep").strip() == ":" and value[:1] not in "\"'`\\" and not _CREDENTIAL_LIKE.match(value):
+        return None
+    return _masked(value)
 
 
-def _mask_flag(match: re.Match[str]) -> str:
-    shown = _masked(match.group("value")) if _is_secret_name(match.group("flag").lstrip("-")) else None
-    if shown is None:
-        return match.group(0)
-    return f"{match.group('flag')}{match.group('sep')}{shown}"
+def _flag_mask(match: re.Match[str]) -> str | None:
+    return _masked(match.group("value")) if _is_secret_name(match.group("flag").lstrip("-")) else None
+
+
+def _mask_values(pattern: re.Pattern[str], text: str, mask: Callable[[re.Match[str]], str | None]) -> str:
+    """Replace the ``value`` group of each secret match. A non-secret match gives back its value unread, so that
+    ``{"e": "api_key=\\"x\\""}`` is not swallowed as the value of ``e``."""
+    out, position = [], 0
+    while (match := pattern.search(text, position)) is not None:
+        shown = mask(match)
+        if shown is None:
+            out.append(text[position : match.start("value")])
+            position = match.start("value")
+        else:
+            out.append(text[position : match.start("value")] + shown)
+            position = match.end("value")
+    return "".join(out) + text[position:]
 
 
 def redact(text: str) -> str:
@@ -127,7 +138,7 @@ def redact(text: str) -> str:
     text = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
     text = _AUTH_SCHEME.sub(lambda m: f"{m.group('scheme')}{m.group('space')}{MASK}", text)
     text = _TOKEN_SHAPES.sub(MASK, text)
-    return _ASSIGNMENT.sub(_mask_assignment, _CLI_FLAG.sub(_mask_flag, text))
+    return _mask_values(_ASSIGNMENT, _mask_values(_CLI_FLAG, text, _flag_mask), _assignment_mask)
 
 
 

@@ -14,7 +14,7 @@ from o2v.config import Settings
 from o2v.errors import PhaseError
 from o2v.notify import Notifier
 from o2v.phases import PhaseRunner
-from o2v.redact import redact
+from o2v.redact import redact, redact_data
 from o2v.store import Store
 
 T = TypeVar("T", bound=BaseModel)
@@ -72,7 +72,7 @@ def _markdown(phase: str, status: str, figures: dict[str, str], result: BaseMode
     if callable(to_markdown):
         lines.append(str(to_markdown()))
     else:
-        body = json.dumps(result.model_dump(mode="json"), indent=2, default=str)
+        body = json.dumps(redact_data(result.model_dump(mode="json")), indent=2, default=str)
         if len(body) > 20_000:
             body = body[:20_000] + "\n... (truncated)"
         lines += ["```json", body, "```"]

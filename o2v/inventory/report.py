@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 from o2v.inventory.types import Inventory
-from o2v.redact import redact
+from o2v.redact import redact, redact_data
 
 
 def _gib(n: int) -> str:
@@ -66,7 +67,7 @@ def write_reports(inv: Inventory, out_dir: Path) -> list[Path]:
     paths = [out_dir / "inventory.md", out_dir / "inventory.json"]
     # Redacted again on the way out: the scan already hid secrets, this catches any other field.
     paths[0].write_text(redact(to_markdown(inv)), encoding="utf-8")
-    paths[1].write_text(redact(inv.model_dump_json(indent=2)), encoding="utf-8")
+    paths[1].write_text(json.dumps(redact_data(inv.model_dump(mode="json")), indent=2), encoding="utf-8")
     tables = {
         "models.csv": [m.model_dump() for m in inv.models],
         "integration_points.csv": [p.model_dump() for p in inv.integration_points],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from o2v.redact import MASK, redact, redact_data, remember_secrets
@@ -89,6 +91,12 @@ def test_structures_are_redacted_value_by_value() -> None:
         "max_tokens": 64,
         "nested": {"token": MASK, "notes": "fine"},
     }
+
+
+def test_json_text_stays_valid_json_and_escaped_values_are_hidden() -> None:
+    text = json.dumps({"evidence": 'OpenAI(api_key="abc123", base_url="http://u:pw99@h:11434/v1")', "n": 1})
+    shown = redact(text)
+    assert json.loads(shown) == {"evidence": 'OpenAI(api_key="***", base_url="http://***@h:11434/v1")', "n": 1}
 
 
 def test_redaction_is_idempotent() -> None:
