@@ -102,3 +102,25 @@ def test_json_text_stays_valid_json_and_escaped_values_are_hidden() -> None:
 def test_redaction_is_idempotent() -> None:
     once = redact('api_key="sk-live-abcdef123" http://a:b@h Bearer x.y.z-1234')
     assert redact(once) == once
+
+
+def test_the_ledger_and_the_console_never_keep_a_secret() -> None:
+    from io import StringIO
+
+    from o2v.notify import ConsoleNotifier
+    from o2v.store import Store
+
+    store = Store("sqlite://")
+    entry = store.phase_started("m", "inventory", "h")
+    store.phase_finished(
+        entry, "failed", result={"evidence": "Client(host='http://admin:hunter2@h:11434')"},
+        error="401 from http://u:pw-9@h with Bearer abc.def-123",
+    )  # fmt: skip
+    (row,) = store.ledger("m")
+    assert row.result == {"evidence": "Client(host='http://***@h:11434')"}
+    assert row.error == "401 from http://***@h with Bearer ***"
+
+    stream = StringIO()
+    ConsoleNotifier(stream, artifacts=False).phase("m", "deploy", "failed", {"reason": "api_key='sk-live-abc12345'"})
+    assert "sk-live" not in stream.getvalue()
+    assert "api_key='***'" in stream.getvalue()
