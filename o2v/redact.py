@@ -21,17 +21,19 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 MASK = "***"
 MIN_REMEMBERED_CHARS = 6  # shorter configured secrets would blank out ordinary words; the patterns still apply
 
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#@'\"<>`]+)@")
+# Every repetition that could run far is bounded or anchored to a rare start, so redaction stays linear in the
+# length of the text whatever it holds (a long base64 blob, "a:a:a:...", "a.a.a...").
+_URL_USERINFO = re.compile(r"(?P<scheme>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}://)[^\s/?#@'\"<>`]{1,512}@")
 # A credential after Bearer/Basic: it must contain a non-letter or be long, so "Bearer authentication" stays.
 _AUTH_SCHEME = re.compile(
-    r"\b(?P<scheme>Bearer|Basic|Token)(?P<space>\s+|%20)"
-    r"(?P<cred>(?=[A-Za-z0-9._~+/=-]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}|[A-Za-z]{24,})",
+    r"\b(?P<scheme>Bearer|Basic|Token)(?P<space>[ \t]{1,8}|%20)"
+    r"(?P<cred>(?=[A-Za-z0-9._~+/=-]{0,4096}[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}|[A-Za-z]{24,})",
     re.IGNORECASE,
 )
 _TOKEN_SHAPES = re.compile(
@@ -47,15 +49,14 @@ _TOKEN_SHAPES = re.compile(
     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"  # JWT: base64url JSON header.payload.signature
     r")"
 )
-# name <closing quote?> <separator> <value>; the name decides whether the value is a secret (_SECRET_NAME).
+# An assignment's head: name, closing quote, separator. Its value is matched separately, and only after a
+# secret name, so a harmless "e": "..." never swallows the api_key="..." inside it and nothing is read twice.
 _ASSIGNMENT = re.compile(
-    r"(?P<name>(?<![\w-])[A-Za-z_][\w.-]*)(?P<close>\\?['\"]?)(?P<sep>\s*(?::=|=>|=|:)\s*)"
-    r"(?P<value>\\\"[^\"\\\n]*\\\"|\"[^\"\n]*\"|'[^'\n]*'|`[^`\n]*`|[^\s,;'\"`)\]}\\]+)"
-)  # values: \"escaped\" (text inside a JSON string), "double", 'single', `backtick`, or unquoted
-# Command-line flags: --api-key VALUE, --token=VALUE.
-_CLI_FLAG = re.compile(
-    r"(?P<flag>(?<![\w-])--?[A-Za-z][\w-]*)(?P<sep>=|[ \t]+)(?P<value>\"[^\"\n]*\"|'[^'\n]*'|[^\s\"'-][^\s\"']*)"
+    r"(?<![\w.-])(?P<name>[A-Za-z_][\w.-]{0,127})(?P<close>\\?['\"]?)(?P<sep>[ \t]*(?::=|=>|=|:)[ \t]*)"
 )
+_FLAG = re.compile(r"(?<![\w-])(?P<name>--?[A-Za-z][\w-]{0,63})(?P<sep>=|[ \t]{1,8})(?=[^\s-])")
+# Values: \"escaped\" (text inside a JSON string), "double", 'single', `backtick`, or unquoted.
+_VALUE = re.compile(r"\\\"[^\"\\\n]*\\\"|\"[^\"\n]*\"|'[^'\n]*'|`[^`\n]*`|[^\s,;'\"`)\]}\\]+")
 # The name's last word: token, secret, password... or anything ending in _key (api_key, SECRET_KEY, apiKey).
 # A bare "key" is not enough (YAML and dicts are full of them); plural "tokens" (max_tokens) is a count.
 _SECRET_NAME = re.compile(
@@ -90,41 +91,31 @@ def _is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(_CAMEL.sub("_", name.strip(".-"))))
 
 
-def _masked(value: str) -> str | None:
+def _masked(value: str, *, after_colon: bool) -> str | None:
     """The masked form of an assigned value, or None to keep it (empty, already masked, a reference)."""
     quote = '\\"' if value.startswith('\\"') else value[:1] if value[:1] in "\"'`" else ""
     quoted = bool(quote) and len(value) >= 2 * len(quote) and value.endswith(quote)
     inner = value[len(quote) : -len(quote)] if quoted else value
     if not inner or inner == MASK or (not quoted and _NOT_A_VALUE.match(inner)):
         return None
+    if after_colon and not quoted and not _CREDENTIAL_LIKE.match(inner):
+        return None
     return f"{quote}{MASK}{quote}" if quoted else MASK
 
 
-def _assignment_mask(match: re.Match[str]) -> str | None:
-    value = match.group("value")
-    if not _is_secret_name(match.group("name")):
-        return None
-    if match.group("sep").strip() == ":" and value[:1] not in "\"'`\\" and not _CREDENTIAL_LIKE.match(value):
-        return None
-    return _masked(value)
-
-
-def _flag_mask(match: re.Match[str]) -> str | None:
-    return _masked(match.group("value")) if _is_secret_name(match.group("flag").lstrip("-")) else None
-
-
-def _mask_values(pattern: re.Pattern[str], text: str, mask: Callable[[re.Match[str]], str | None]) -> str:
-    """Replace the ``value`` group of each secret match. A non-secret match gives back its value unread, so that
-    ``{"e": "api_key=\\"x\\""}`` is not swallowed as the value of ``e``."""
+def _mask_values(head: re.Pattern[str], text: str) -> str:
+    """Mask the value after every head whose name is a secret's; other heads are stepped over, value unread."""
     out, position = [], 0
-    while (match := pattern.search(text, position)) is not None:
-        shown = mask(match)
-        if shown is None:
-            out.append(text[position : match.start("value")])
-            position = match.start("value")
-        else:
-            out.append(text[position : match.start("value")] + shown)
-            position = match.end("value")
+    while (match := head.search(text, position)) is not None:
+        out.append(text[position : match.end()])
+        position = match.end()
+        if not _is_secret_name(match.group("name").lstrip("-")):
+            continue
+        value = _VALUE.match(text, position)
+        shown = _masked(value.group(0), after_colon=match.group("sep").strip() == ":") if value else None
+        if value is not None and shown is not None:
+            out.append(shown)
+            position = value.end()
     return "".join(out) + text[position:]
 
 
@@ -138,8 +129,7 @@ def redact(text: str) -> str:
     text = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
     text = _AUTH_SCHEME.sub(lambda m: f"{m.group('scheme')}{m.group('space')}{MASK}", text)
     text = _TOKEN_SHAPES.sub(MASK, text)
-    return _mask_values(_ASSIGNMENT, _mask_values(_CLI_FLAG, text, _flag_mask), _assignment_mask)
-
+    return _mask_values(_ASSIGNMENT, _mask_values(_FLAG, text))
 
 
 def redact_data(value: Any) -> Any:

@@ -124,3 +124,11 @@ def test_the_ledger_and_the_console_never_keep_a_secret() -> None:
     ConsoleNotifier(stream, artifacts=False).phase("m", "deploy", "failed", {"reason": "api_key='sk-live-abc12345'"})
     assert "sk-live" not in stream.getvalue()
     assert "api_key='***'" in stream.getvalue()
+
+
+@pytest.mark.parametrize("unit", ["a:", "x=", "a.", "token=", "http://a", "Bearer ", "sk-", "eyJ", "--a ", 'token: "'])
+def test_long_repetitive_text_is_handled_in_one_pass(unit: str) -> None:
+    # Each of these took minutes with an unbounded pattern (quadratic backtracking); now they are linear.
+    text = unit * 50_000
+    shown = redact(text)
+    assert len(shown) <= len(text) + 10 * len(MASK)
