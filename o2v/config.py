@@ -13,6 +13,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -137,6 +138,7 @@ class Settings(BaseSettings):
         """Stable hash of everything but the ledger's own id, secrets as keyed hashes: a change re-runs phases."""
         data = self.model_dump(mode="json", exclude={"migration_id"})
         data["store"]["url"] = self.store.safe_url  # its password, if any, is hashed with the other secrets
+        data["ollama"]["url"] = _without_password(self.ollama.url)
         digests = self.secret_digests()
         if digests:  # keyed hashes of the secret values: a rotated token re-runs deploy (see o2v.secret_hash)
             data["secret_digests"] = digests
@@ -151,6 +153,8 @@ class Settings(BaseSettings):
         password = make_url(self.store.url).password
         if password:
             found["store.url.password"] = str(password)
+        if urlsplit(self.ollama.url).password:  # http://user:password@host:11434 (a proxy in front of Ollama)
+            found["ollama.url.password"] = str(urlsplit(self.ollama.url).password)
         return found
 
     def secret_digests(self) -> dict[str, str]:
@@ -163,6 +167,13 @@ class Settings(BaseSettings):
 
 
 _MIGRATION_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=f"{parts.username}:***@{parts.netloc.rpartition('@')[2]}").geturl()
 
 
 def _collect_secrets(value: Any, path: str, found: dict[str, str]) -> None:

@@ -52,6 +52,10 @@ def run_phase(
             flow_run_url=ctx.flow_run_url,
         )
         _artifact(phase, f"# {phase}: failed\n\n**Reason:** {exc.reason}\n\n**What to do:** {exc.hint}\n")
+        safe = PhaseError(exc.phase, redact(exc.reason), redact(exc.hint))
+        if str(safe) != str(exc):
+            # The message becomes the Prefect state and log line; the original chain would repeat the secret.
+            raise safe from None
         raise
     shown = figures(result)
     status = "skipped" if skipped else "succeeded"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,36 @@ def test_long_repetitive_text_is_handled_in_one_pass(unit: str) -> None:
     text = unit * 50_000
     shown = redact(text)
     assert len(shown) <= len(text) + 10 * len(MASK)
+
+
+
+def test_a_failed_phase_raises_and_records_its_reason_redacted(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from o2v.config import Settings
+    from o2v.errors import PhaseError, ServerUnreachable
+    from o2v.notify import ConsoleNotifier
+    from o2v.phases import PhaseRunner
+    from o2v.store import Store
+    from tasks.common import MigrationContext, run_phase
+
+    settings = Settings(workdir=tmp_path, ollama={"url": "http://admin:s3cret-pw@gpu-box:11434"})
+    store = Store("sqlite://")
+    stream = StringIO()
+    ctx = MigrationContext(
+        settings=settings, store=store, runner=PhaseRunner(store, "m", settings.config_hash()),
+        notifier=ConsoleNotifier(stream, artifacts=False), reports_dir=tmp_path,
+    )  # fmt: skip
+
+    def work() -> Settings:
+        raise ServerUnreachable(f"nothing answers at {settings.ollama.url}")
+
+    with pytest.raises(PhaseError) as caught:
+        run_phase(ctx, "diagnose", work, Settings)
+    assert "s3cret-pw" not in str(caught.value)
+    assert caught.value.__cause__ is None
+    assert "http://***@gpu-box:11434" in caught.value.reason
+    assert "s3cret-pw" not in stream.getvalue()
+    assert "s3cret-pw" not in str(store.ledger("m")[0].error)
+    assert "s3cret-pw" not in settings.config_hash()
+    assert set(settings.secret_values()) == {"ollama.url.password"}
