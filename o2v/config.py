@@ -43,6 +43,7 @@ __all__ = [
     "CONFIG_ENV_VAR",
     "ENV_DELIMITER",
     "ENV_PREFIX",
+    "MIGRATION_ID_PATTERN",
     "CutoverSettings",
     "DiagnoseSettings",
     "GPUSettings",
@@ -166,7 +167,9 @@ class Settings(BaseSettings):
         return self.store.url
 
 
-_MIGRATION_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
+MIGRATION_ID_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$"
+"""What a migration id may be (it is joined into paths): flow parameters validate against it too."""
+_MIGRATION_ID = re.compile(MIGRATION_ID_PATTERN)
 
 
 def _without_password(url: str) -> str:

@@ -152,3 +152,15 @@ def test_keys_are_compared_in_constant_time_and_exactly() -> None:
     assert not bearer_matches("Bearer k-12", "k-123")
     assert not bearer_matches(None, "k-123")
     assert not bearer_matches("k-123", "k-123")
+
+
+def test_flow_parameters_refuse_a_path_as_migration_id() -> None:
+    from pydantic import ValidationError
+
+    from flows.migrate import MigrateParameters
+    from flows.rollback import RollbackParameters
+
+    for model in (MigrateParameters, RollbackParameters):
+        with pytest.raises(ValidationError, match="migration_id"):
+            model(migration_id="../../tmp/x")
+        assert model(migration_id="team-llm_2025.1").migration_id == "team-llm_2025.1"
