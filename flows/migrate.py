@@ -13,7 +13,7 @@ from typing import Literal
 from prefect import flow, get_run_logger
 from pydantic import BaseModel, Field
 
-from o2v.config import Settings, load_settings
+from o2v.config import MIGRATION_ID_PATTERN, Settings, load_settings
 from o2v.errors import ConfigError, PhaseError
 from o2v.phases import Phase, PhaseOutcome, PhaseRunner
 from o2v.store import Store
@@ -34,7 +34,8 @@ class MigrateParameters(BaseModel):
         None, description="migration.yaml on the worker (default: $O2V_CONFIG, else ./migration.yaml)."
     )
     migration_id: str | None = Field(
-        None, description="Ledger key; re-use it to resume a failed migration (default: from the config)."
+        None, description="Ledger key; re-use it to resume a failed migration (default: from the config).",
+        pattern=MIGRATION_ID_PATTERN,
     )
     from_phase: Phase | None = Field(None, description="Run this phase and every later one again, even if done.")
     dry_run: bool = Field(False, description="Stop after the plan: deploy nothing.")

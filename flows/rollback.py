@@ -9,7 +9,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from pydantic import BaseModel, Field
 
-from o2v.config import Settings, load_settings
+from o2v.config import MIGRATION_ID_PATTERN, Settings, load_settings
 from o2v.deploy import TeardownResult, teardown
 from o2v.notify import notifier_from_settings
 from o2v.store import Store
@@ -17,7 +17,9 @@ from o2v.store import Store
 
 class RollbackParameters(BaseModel):
     config_path: str | None = Field(None, description="migration.yaml on the worker.")
-    migration_id: str | None = Field(None, description="Migration to roll back (default: from the config).")
+    migration_id: str | None = Field(
+        None, description="Migration to roll back (default: from the config).", pattern=MIGRATION_ID_PATTERN
+    )
     reason: str = Field("manual rollback", description="Why; recorded in the audit log and sent to Slack.")
     actor: str = Field("prefect-ui", description="Who asked for it; recorded in the audit log.")
 

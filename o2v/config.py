@@ -10,13 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from o2v.config_env import ENV_DELIMITER, ENV_PREFIX, O2VEnvSource, env_overrides, env_var_for
+from o2v.config_errors import describe_validation_error
 from o2v.config_sections import (
     CutoverSettings,
     DiagnoseSettings,
@@ -32,10 +36,14 @@ from o2v.config_sections import (
     normalise_url,
 )
 from o2v.errors import ConfigError
+from o2v.redact import remember_secrets
+from o2v.secret_hash import secret_digests
 
 __all__ = [
     "CONFIG_ENV_VAR",
+    "ENV_DELIMITER",
     "ENV_PREFIX",
+    "MIGRATION_ID_PATTERN",
     "CutoverSettings",
     "DiagnoseSettings",
     "GPUSettings",
@@ -96,6 +104,23 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("migration_id")
+    @classmethod
+    def _safe_id(cls, value: str) -> str:
+        # The id is joined into paths (reports/<id>) and names: nothing that could climb out of the workdir.
+        if not _MIGRATION_ID.fullmatch(value):
+            raise ValueError(
+                "must be 1-64 letters, digits, '.', '_' or '-', not starting with '.', "
+                f"e.g. team-llm-2025.1, got {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _remember_secrets(self) -> Settings:
+        # Every text o2v stores or shows passes o2v.redact, which then scrubs these exact values too.
+        remember_secrets(self.secret_values().values())
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -111,71 +136,58 @@ class Settings(BaseSettings):
         return O2VEnvSource(settings_cls), init_settings
 
     def config_hash(self) -> str:
-        """Stable hash of everything except secrets and the ledger's own id: a changed plan re-runs phases."""
+        """Stable hash of everything but the ledger's own id, secrets as keyed hashes: a change re-runs phases."""
         data = self.model_dump(mode="json", exclude={"migration_id"})
+        data["store"]["url"] = self.store.safe_url  # its password, if any, is hashed with the other secrets
+        data["ollama"]["url"] = _without_password(self.ollama.url)
+        digests = self.secret_digests()
+        if digests:  # keyed hashes of the secret values: a rotated token re-runs deploy (see o2v.secret_hash)
+            data["secret_digests"] = digests
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def secret_values(self) -> dict[str, str]:
+        """Every configured secret by field path (``vllm.api_key``, ``cutover.client_api_keys.team-a``)."""
+        found: dict[str, str] = {}
+        _collect_secrets(self, "", found)
+        from sqlalchemy.engine import make_url
+
+        password = make_url(self.store.url).password
+        if password:
+            found["store.url.password"] = str(password)
+        if urlsplit(self.ollama.url).password:  # http://user:password@host:11434 (a proxy in front of Ollama)
+            found["ollama.url.password"] = str(urlsplit(self.ollama.url).password)
+        return found
+
+    def secret_digests(self) -> dict[str, str]:
+        """HMAC of each secret value under this installation's key (in the workdir): never the values."""
+        return secret_digests(self.workdir, self.secret_values())
 
     @property
     def store_url(self) -> str:
         return self.store.url
 
 
-ENV_PREFIX = "O2V__"
-ENV_DELIMITER = "__"
+MIGRATION_ID_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$"
+"""What a migration id may be (it is joined into paths): flow parameters validate against it too."""
+_MIGRATION_ID = re.compile(MIGRATION_ID_PATTERN)
 
 
-def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
-    """``O2V__SECTION__FIELD=value`` variables as a nested mapping, e.g. ``{"vllm": {"port": "9000"}}``.
-
-    Names are case-insensitive. Scalars stay strings (pydantic converts ``"9000"`` to an int where an int is
-    expected, and a string field keeps ``"0042"`` as is); values starting with ``[`` or ``{`` are YAML flow
-    collections (``[1, 5, 10]``, ``{"llama3.1:8b": {"hf_repo": "org/name"}}``); ``null`` clears an optional field.
-    A value that cannot be parsed is passed on as a string, so validation names the field instead of crashing.
-    """
-    environ = dict(os.environ) if environ is None else environ
-    result: dict[str, Any] = {}
-    for name, raw in sorted(environ.items()):
-        if not name.upper().startswith(ENV_PREFIX):
-            continue
-        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split(ENV_DELIMITER)]
-        if not all(parts):
-            continue
-        target = result
-        for part in parts[:-1]:
-            node = target.setdefault(part, {})
-            if not isinstance(node, dict):  # O2V__VLLM=... and O2V__VLLM__PORT=... together: the field wins
-                node = target[part] = {}
-            target = node
-        target[parts[-1]] = _env_value(raw)
-    return result
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=f"{parts.username}:***@{parts.netloc.rpartition('@')[2]}").geturl()
 
 
-def env_var_for(path: str) -> str | None:
-    """The environment variable that set the field at ``path`` (``vllm.port``), if one did."""
-    wanted = ENV_PREFIX + ENV_DELIMITER.join(path.split(".")).upper()
-    return next((name for name in os.environ if name.upper() == wanted), None)
-
-
-def _env_value(raw: str) -> Any:
-    text = raw.strip()
-    if text == "null":
-        return None
-    if text[:1] in ("[", "{"):
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError:
-            return raw
-    return raw
-
-
-class O2VEnvSource(PydanticBaseSettingsSource):
-    """``O2V__SECTION__FIELD`` environment variables, parsed by :func:`env_overrides`."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return env_overrides()
+def _collect_secrets(value: Any, path: str, found: dict[str, str]) -> None:
+    if isinstance(value, SecretStr):
+        found[path] = value.get_secret_value()
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _collect_secrets(item, f"{path}.{key}", found)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _collect_secrets(getattr(value, name), f"{path}.{name}" if path else name, found)
 
 
 def resolve_config_path(path: str | Path | None = None) -> Path | None:
@@ -189,8 +201,6 @@ def resolve_config_path(path: str | Path | None = None) -> Path | None:
 
 def load_settings(path: str | Path | None = None, *, overrides: dict[str, Any] | None = None) -> Settings:
     """Load and validate; raise ConfigError listing every problem, one line each."""
-    from o2v.config_errors import describe_validation_error
-
     resolved = resolve_config_path(path)
     data: dict[str, Any] = {}
     source = str(resolved) if resolved else None

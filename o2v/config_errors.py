@@ -14,6 +14,8 @@ import annotated_types
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 
+from o2v.config_env import env_var_for
+
 _TYPE_WORDS = {
     "int_parsing": "an integer",
     "int_type": "an integer",
@@ -34,8 +36,6 @@ _BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_e
 
 def describe_validation_error(exc: ValidationError, model: type[BaseModel]) -> list[str]:
     """One line per problem: ``<field path>: <expected>, got <found>``, secrets hidden, env vars named."""
-    from o2v.config import env_var_for
-
     lines = []
     for details in exc.errors(include_url=False):
         error: dict[str, Any] = dict(details)

@@ -73,6 +73,11 @@ class VLLMSettings(Section):
     hf_cache_dir: Path = Field(
         Path("~/.cache/huggingface"), description="Host directory mounted as the container's Hugging Face cache."
     )
+    allow_unauthenticated_public: bool = Field(
+        False,
+        description="Allow publishing vLLM beyond loopback (vllm.host not 127.0.0.1/localhost) without "
+        "vllm.api_key: anyone who reaches the port can then use the GPU. Off: such a config is refused.",
+    )
 
     @field_validator("image")
     @classmethod
@@ -85,6 +90,19 @@ class VLLMSettings(Section):
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @model_validator(mode="after")
+    def _no_open_door(self) -> VLLMSettings:
+        from o2v.exposure import bind_address, publishes_beyond_loopback
+
+        if publishes_beyond_loopback(self.host) and self.api_key is None and not self.allow_unauthenticated_public:
+            raise ValueError(
+                f"vLLM would be published on {bind_address(self.host)} (vllm.host {self.host!r}), beyond this "
+                "machine, without vllm.api_key: anyone who reaches the port could use it. Set vllm.api_key (clients "
+                "send it as a bearer token), use vllm.host: 127.0.0.1, or set "
+                "vllm.allow_unauthenticated_public: true to accept the exposure"
+            )
+        return self
 
 
 class ModelMapping(Section):
@@ -183,6 +201,24 @@ class SlackSettings(Section):
     @property
     def enabled(self) -> bool:
         return self.bot_token is not None and bool(self.bot_token.get_secret_value())
+
+    @field_validator("base_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        # The bot token travels in every request: plain http only to a stand-in on this machine (tests).
+        from urllib.parse import urlparse
+
+        from o2v.exposure import is_loopback
+
+        parsed = urlparse(value.strip())
+        if parsed.scheme == "https" and parsed.hostname:
+            return value
+        if parsed.scheme == "http" and is_loopback(parsed.hostname):
+            return value
+        raise ValueError(
+            "must be an https URL such as https://slack.com/api/ (http only for a loopback host such as "
+            f"http://127.0.0.1:PORT/api/), got {value!r}"
+        )
 
 
 class StoreSettings(Section):

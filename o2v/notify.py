@@ -8,6 +8,7 @@ thread.
 A notification is never worth a failed migration: every Slack error (rate limits past the retries, network, bad
 token, deleted channel) is logged and the message goes to the console instead. Nothing here raises.
 Secrets are never formatted into messages: callers pass figures, and the token is only handed to slack_sdk.
+As a last line of defence every text and figure passes ``o2v.redact`` before it is printed, posted or kept.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import logging
 import re
 import sys
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
+
+from o2v.redact import redact
 
 if TYPE_CHECKING:
     from o2v.approvals.models import Answer, Question
@@ -57,6 +60,10 @@ class Notifier(Protocol):
     def ask(self, question: Question) -> dict[str, str] | None: ...
 
     def answered(self, posted: dict[str, str] | None, question: Question, answer: Answer) -> None: ...
+
+
+def _safe(figures: dict[str, str] | None) -> dict[str, str]:
+    return {redact(str(k)): redact(str(v)) for k, v in (figures or {}).items()}
 
 
 # -- message bodies (pure functions: tested without any server) ---------------------------------------------------
@@ -133,8 +140,8 @@ class ConsoleNotifier:
     def phase(
         self, migration_id: str, phase: str, status: str, figures: dict[str, str], flow_run_url: str | None = None
     ) -> None:
-        head = f"[o2v] {migration_id} | {phase}: {status}"
-        self._emit(head, figures, flow_run_url, key=f"notify-{migration_id}")
+        head = redact(f"[o2v] {migration_id} | {phase}: {status}")
+        self._emit(head, _safe(figures), flow_run_url, key=f"notify-{migration_id}")
 
     def alert(
         self,
@@ -144,7 +151,7 @@ class ConsoleNotifier:
         flow_run_url: str | None = None,
         level: str = "warning",
     ) -> None:
-        self._emit(f"[o2v {level}] {text}", figures or {}, flow_run_url, key="notify-alerts")
+        self._emit(redact(f"[o2v {level}] {text}"), _safe(figures), flow_run_url, key="notify-alerts")
 
     def ask(self, question: Question) -> dict[str, str] | None:
         """No Slack: the question waits in the Prefect UI (its resume form), and the console says so."""
@@ -233,6 +240,7 @@ class SlackNotifier:
     def phase(
         self, migration_id: str, phase: str, status: str, figures: dict[str, str], flow_run_url: str | None = None
     ) -> None:
+        figures = _safe(figures)
         try:
             thread = self._reply(migration_id, phase, status, figures, flow_run_url)
             self.client.chat_update(
@@ -253,6 +261,7 @@ class SlackNotifier:
         flow_run_url: str | None = None,
         level: str = "warning",
     ) -> None:
+        text, figures = redact(text), _safe(figures)
         try:
             self.client.chat_postMessage(
                 channel=self.channel,

@@ -40,6 +40,14 @@ def recorded_gpu_path() -> Path:
     return Path(str(resources.files("o2v") / "data" / "rehearsal-gpu.json"))
 
 
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        both = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merged(merged[key], value) if both else value
+    return merged
+
+
 def rehearsal_config(workdir: Path, ollama_url: str, vllm_port: int, migration_id: str) -> dict[str, Any]:
     """A complete migration.yaml for the rehearsal, written to disk so the user can read and reuse it."""
     return {
@@ -71,8 +79,18 @@ def rehearsal_config(workdir: Path, ollama_url: str, vllm_port: int, migration_i
     }
 
 
-def rehearse(workdir: Path = Path(".o2v/rehearsal"), *, keep_running: bool = False) -> RehearsalResult:
-    """Start the Ollama simulator, run the migrate flow against it, stop everything, say where the report is."""
+def rehearse(
+    workdir: Path = Path(".o2v/rehearsal"),
+    *,
+    keep_running: bool = False,
+    scan_paths: list[str] | None = None,
+    config_overrides: dict[str, Any] | None = None,
+) -> RehearsalResult:
+    """Start the Ollama simulator, run the migrate flow against it, stop everything, say where the report is.
+
+    ``scan_paths`` are source trees for the inventory's client scan; ``config_overrides`` are merged into the
+    rehearsal's migration.yaml (e.g. a Slack section), which is then written readable by its owner only.
+    """
     from flows.migrate import MigrateParameters, migrate
     from o2v.deploy import teardown
     from o2v.simulate.process import free_port
@@ -83,11 +101,15 @@ def rehearse(workdir: Path = Path(".o2v/rehearsal"), *, keep_running: bool = Fal
     started = time.monotonic()
     with SimulatorProcess("ollama", args=OLLAMA_SIM_ARGS) as ollama:
         vllm_port = free_port()
-        config = rehearsal_config(workdir, ollama.url, vllm_port, migration_id)
+        config = _merged(rehearsal_config(workdir, ollama.url, vllm_port, migration_id), config_overrides or {})
         config_path = workdir / "migration.yaml"
+        config_path.touch(mode=0o600)
+        config_path.chmod(0o600)  # it may hold the caller's secrets
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         try:
-            summary = migrate(MigrateParameters(config_path=str(config_path), probe=True))
+            summary = migrate(
+                MigrateParameters(config_path=str(config_path), probe=True, scan_paths=list(scan_paths or []))
+            )
         finally:
             if not keep_running:
                 teardown(

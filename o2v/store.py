@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from o2v.errors import StoreError
+from o2v.redact import redact, redact_data
 from o2v.store_schema import (
     AuditEntry,
     AuditRow,
@@ -147,7 +148,7 @@ class Store:
     # -- load-test runs ---------------------------------------------------------------------------------------
     def save_run(self, run: LoadTestRunRecord) -> None:
         """Insert or replace the run with this ``run_id``."""
-        row = run.model_dump(mode="json") | {
+        row = redact_data(run.model_dump(mode="json")) | {
             "started": as_utc(run.started), "finished": _aware(run.finished),
         }
         with self._errors("saving a load-test run to"), self.engine.begin() as conn:
@@ -178,7 +179,9 @@ class Store:
     def phase_finished(
         self, entry_id: int, status: PhaseStatus, *, result: dict[str, Any] | None = None, error: str | None = None
     ) -> None:
-        payload = json.loads(json.dumps(result, default=str)) if result is not None else None
+        # Results and errors are redacted here, the one door into the ledger (see o2v.redact).
+        payload = redact_data(json.loads(json.dumps(result, default=str))) if result is not None else None
+        error = redact(error) if error is not None else None
         with self._errors("writing the phase ledger to"), self.engine.begin() as conn:
             updated = conn.execute(
                 update(LedgerRow)
@@ -221,7 +224,7 @@ class Store:
     # -- audit log and small state ----------------------------------------------------------------------------
     def audit(self, actor: str, action: str, target: str = "", detail: dict[str, Any] | None = None) -> None:
         """Append who did what to which target (approvals, rollbacks); never updated or deleted."""
-        entry = AuditEntry(actor=actor, action=action, target=target, detail=detail or {})
+        entry = AuditEntry(actor=actor, action=action, target=redact(target), detail=redact_data(detail or {}))
         row = entry.model_dump(mode="json") | {"time": as_utc(entry.time)}
         with self._errors("writing the audit log to"), self.engine.begin() as conn:
             conn.execute(insert(AuditRow), [row])
@@ -238,7 +241,7 @@ class Store:
 
     def set_state(self, key: str, value: dict[str, Any]) -> None:
         """Insert or replace; concurrent writers of one key end with one of their values, never an error."""
-        payload = json.loads(json.dumps(value, default=str))
+        payload = redact_data(json.loads(json.dumps(value, default=str)))
         with self._errors("writing state to"), self.engine.begin() as conn:
             _upsert_state(conn, key, payload)
 

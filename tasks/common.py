@@ -14,6 +14,7 @@ from o2v.config import Settings
 from o2v.errors import PhaseError
 from o2v.notify import Notifier
 from o2v.phases import PhaseRunner
+from o2v.redact import redact, redact_data
 from o2v.store import Store
 
 T = TypeVar("T", bound=BaseModel)
@@ -51,6 +52,10 @@ def run_phase(
             flow_run_url=ctx.flow_run_url,
         )
         _artifact(phase, f"# {phase}: failed\n\n**Reason:** {exc.reason}\n\n**What to do:** {exc.hint}\n")
+        safe = PhaseError(exc.phase, redact(exc.reason), redact(exc.hint))
+        if str(safe) != str(exc):
+            # The message becomes the Prefect state and log line; the original chain would repeat the secret.
+            raise safe from None
         raise
     shown = figures(result)
     status = "skipped" if skipped else "succeeded"
@@ -71,7 +76,7 @@ def _markdown(phase: str, status: str, figures: dict[str, str], result: BaseMode
     if callable(to_markdown):
         lines.append(str(to_markdown()))
     else:
-        body = json.dumps(result.model_dump(mode="json"), indent=2, default=str)
+        body = json.dumps(redact_data(result.model_dump(mode="json")), indent=2, default=str)
         if len(body) > 20_000:
             body = body[:20_000] + "\n... (truncated)"
         lines += ["```json", body, "```"]
@@ -87,4 +92,6 @@ def _artifact(phase: str, markdown: str) -> None:
         get_run_context()
     except MissingContextError:
         return  # called outside a flow run (plain library use): nothing to attach the artifact to
-    create_markdown_artifact(key=phase.replace("_", "-"), markdown=markdown, description=f"o2v phase {phase}")
+    create_markdown_artifact(
+        key=phase.replace("_", "-"), markdown=redact(markdown), description=f"o2v phase {phase}"
+    )

@@ -28,6 +28,9 @@ def rehearse(
         ".o2v/rehearsal"
     ),
     keep_running: Annotated[bool, typer.Option(help="Leave the vLLM simulator running afterwards.")] = False,
+    scan: Annotated[
+        list[Path] | None, typer.Option(help="A source tree to scan for Ollama clients (repeatable).")
+    ] = None,
 ) -> None:
     """Run the whole migration against built-in simulators: no GPU, Docker or Slack needed (about a minute)."""
     from o2v.rehearse import rehearse as run_rehearsal
@@ -35,7 +38,7 @@ def rehearse(
     _quiet_ephemeral_prefect()
 
     console.print("Rehearsal: Ollama and vLLM simulators on this machine, Slack messages below.", highlight=False)
-    result = run_rehearsal(workdir, keep_running=keep_running)
+    result = run_rehearsal(workdir, keep_running=keep_running, scan_paths=[str(p) for p in scan or []])
     lines = [
         "",
         f"[green]Rehearsal {result.status}[/green] in {result.duration_s:.0f} s",

@@ -19,6 +19,7 @@ from o2v.deploy.process_backend import ProcessBackend
 from o2v.deploy.results import Deployment, DeploymentStatus, TeardownResult
 from o2v.deploy.spec import LaunchSpec
 from o2v.errors import DeployError
+from o2v.secret_hash import secret_digests
 
 BACKENDS: dict[str, Callable[[Path], Backend]] = {
     "docker": lambda workdir: DockerBackend(),
@@ -65,6 +66,10 @@ def deploy(
     stopped (not removed) so that it does not hold GPU memory next to Ollama.
     """
     env = resolve_env(spec, secrets or {})
+    # The fingerprint sees each secret through a keyed hash, so a rotated HF token or API key recreates the server.
+    digests = secret_digests(workdir, {name: env[name] for name in spec.secret_env})
+    if digests:
+        spec = spec.model_copy(update={"secret_digests": {**spec.secret_digests, **digests}})
     return get_backend(backend, Path(workdir)).deploy(spec, env, progress or (lambda message: None))
 
 

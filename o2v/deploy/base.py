@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -11,6 +10,9 @@ from typing import Protocol
 from o2v.deploy.results import BackendName, Deployment, DeploymentStatus, TeardownResult
 from o2v.deploy.spec import LaunchSpec
 from o2v.errors import DeployError
+from o2v.exposure import bind_address
+
+__all__ = ["Backend", "Progress", "bind_address", "kept_log_path", "last_lines", "resolve_env"]
 
 Progress = Callable[[str], None]
 
@@ -39,15 +41,6 @@ def resolve_env(spec: LaunchSpec, secrets: Mapping[str, str]) -> dict[str, str]:
     env = dict(spec.env)
     env.update({name: secrets[name] for name in spec.secret_env})
     return env
-
-
-def bind_address(host: str) -> str:
-    """Publish on the host's IP when the spec names one (127.0.0.1 stays private), else on every interface."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return "0.0.0.0"
-    return host
 
 
 def kept_log_path(keep_logs_dir: Path, name: str) -> Path:

@@ -54,6 +54,11 @@ class LaunchSpec(BaseModel):
         default_factory=dict,
         description="Extra container labels (docker backend), e.g. to find test containers.",
     )
+    secret_digests: dict[str, str] = Field(
+        default_factory=dict,
+        description="Keyed hash (HMAC, o2v.secret_hash) of each secret_env value, set at deploy time: a rotated "
+        "token changes the fingerprint and so recreates the server. Never the values themselves.",
+    )
 
     def fingerprint(self) -> str:
         """Changes whenever anything that matters for the running server changes: a new plan recreates it."""

@@ -28,6 +28,7 @@ from o2v.inventory.types import (
     OllamaModel,
     OllamaServerSettings,
 )
+from o2v.redact import redact
 from o2v.servers.logs import LogRecord
 
 
@@ -77,7 +78,7 @@ def take_inventory(
             continue
         points.extend(scan_tree(path))
     return Inventory(
-        ollama_url=settings.ollama.url,
+        ollama_url=redact(settings.ollama.url),
         ollama_version=version,
         models=models,
         loaded=loaded,

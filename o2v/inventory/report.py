@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 from o2v.inventory.types import Inventory
+from o2v.redact import redact, redact_data
 
 
 def _gib(n: int) -> str:
@@ -63,8 +65,9 @@ def write_reports(inv: Inventory, out_dir: Path) -> list[Path]:
     """inventory.md, inventory.json, models.csv, integration_points.csv, clients.csv."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "inventory.md", out_dir / "inventory.json"]
-    paths[0].write_text(to_markdown(inv), encoding="utf-8")
-    paths[1].write_text(inv.model_dump_json(indent=2), encoding="utf-8")
+    # Redacted again on the way out: the scan already hid secrets, this catches any other field.
+    paths[0].write_text(redact(to_markdown(inv)), encoding="utf-8")
+    paths[1].write_text(json.dumps(redact_data(inv.model_dump(mode="json")), indent=2), encoding="utf-8")
     tables = {
         "models.csv": [m.model_dump() for m in inv.models],
         "integration_points.csv": [p.model_dump() for p in inv.integration_points],
@@ -81,9 +84,15 @@ def write_reports(inv: Inventory, out_dir: Path) -> list[Path]:
             writer = csv.DictWriter(handle, fieldnames=headers[name], extrasaction="ignore")
             writer.writeheader()
             for row in rows:
-                writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+                writer.writerow({k: _cell(v) for k, v in row.items()})
         paths.append(path)
     return paths
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    return redact(value) if isinstance(value, str) else value
 
 
 OllamaModelFields = (

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from o2v.inventory.types import Api, IntegrationPoint
+from o2v.redact import redact
 
 SKIP_DIRS = {
     ".git",
@@ -139,7 +140,7 @@ def scan_file(path: Path, root: Path) -> list[IntegrationPoint]:
             if found is None:
                 continue
             kind, api = found
-            evidence = line.strip()
+            evidence = redact(line.strip())  # the line may carry a password or token: never keep it
             points.append(
                 IntegrationPoint(
                     root=str(root.resolve()),

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from o2v.inventory.types import OllamaServerSettings
+from o2v.redact import redact
 from o2v.servers.logs import LogRecord, server_config
 
 
@@ -35,10 +36,10 @@ def from_container_env(container_name: str, client: Any | None = None) -> tuple[
 def merge_settings(env: dict[str, str], records: Iterable[LogRecord] | None) -> OllamaServerSettings:
     settings = OllamaServerSettings()
     for key, value in env.items():
-        settings.values[key] = value
+        settings.values[key] = redact(value)
         settings.sources[key] = "container env"
     if records is not None:
         for key, value in server_config(records).items():
-            settings.values[key] = value
+            settings.values[key] = redact(str(value))
             settings.sources[key] = "server config log line"
     return settings

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from o2v.loadgen.metrics import LevelStats, LoadTestResult
+from o2v.redact import redact, redact_data
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -206,8 +207,9 @@ def write_report(report: ComparisonReport, out_dir: Path) -> dict[str, str]:
     files = {"json": str(out_dir / "comparison.json"), "markdown": str(out_dir / "comparison.md")} | plots
     report.files = files
     data = report.model_dump(mode="json", exclude={"ollama": {"samples"}, "vllm": {"samples"}})
-    Path(files["json"]).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    Path(files["markdown"]).write_text(comparison_markdown(report, plots), encoding="utf-8")
+    # Redacted on the way out: the URLs may carry userinfo (see o2v.redact).
+    Path(files["json"]).write_text(json.dumps(redact_data(data), indent=2) + "\n", encoding="utf-8")
+    Path(files["markdown"]).write_text(redact(comparison_markdown(report, plots)), encoding="utf-8")
     return files
 
 

@@ -2,7 +2,9 @@
 
 Rendered from data with yaml.safe_dump (not from text templates), so quoting is always right. Image tags are
 pinned; secrets appear only as ``${HF_TOKEN:?...}`` / ``${VLLM_API_KEY:?...}`` so compose fails early with a
-message when they are missing, and no secret value is ever written to disk.
+message when they are missing, and no secret value is ever written to disk. Ports are published on the address
+the clients use (``vllm.host``, the host of ``ollama.url``): loopback by default, never every interface unless a
+host name asks for it (and the settings refuse an unauthenticated vLLM beyond loopback).
 """
 
 from __future__ import annotations
@@ -12,11 +14,18 @@ from typing import Any
 
 import yaml
 
+from o2v.exposure import bind_address
 from o2v.plan.types import MigrationPlan, Period
 
 SIDE_BY_SIDE = "docker-compose.side-by-side.yml"
 VLLM_ALONE = "docker-compose.vllm.yml"
 EAGER = "docker-compose.eager.yml"
+
+
+def published(host: str, port: int, container_port: int) -> str:
+    """A compose ``ports`` entry bound to the address clients use, e.g. ``127.0.0.1:8000:8000``."""
+    address = bind_address(host)
+    return f"{f'[{address}]' if ':' in address else address}:{port}:{container_port}"
 
 
 def _gpu(ids: list[str]) -> dict[str, Any]:
@@ -36,7 +45,7 @@ def vllm_service(plan: MigrationPlan, period: Period, *, eager: bool = False) ->
         "image": plan.image,
         "container_name": plan.container_name,
         "command": plan.vllm_args(period, eager=eager) + ["--host", "0.0.0.0", "--port", "8000"],
-        "ports": [f"{plan.port}:8000"],
+        "ports": [published(plan.host, plan.port, 8000)],
         "ipc": "host",
         "volumes": [f"{plan.hf_cache_dir}:/root/.cache/huggingface"],
         "deploy": _gpu(plan.gpu_device_ids),
@@ -59,7 +68,7 @@ def ollama_service(plan: MigrationPlan) -> dict[str, Any]:
     return {
         "image": plan.ollama_image,
         "container_name": "ollama",
-        "ports": ["11434:11434"],
+        "ports": [published(plan.ollama_host, 11434, 11434)],
         "volumes": ["ollama-models:/root/.ollama"],
         "deploy": _gpu(plan.gpu_device_ids),
         "healthcheck": {"test": ["CMD", "ollama", "list"], "interval": "30s", "timeout": "10s", "retries": 3},

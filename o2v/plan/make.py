@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from urllib.parse import urlparse
 
 from o2v.config import Settings
 from o2v.errors import GateFailed
@@ -252,4 +253,5 @@ def make_plan(
         extra_args=list(settings.vllm.extra_args), api_key_required=settings.vllm.api_key is not None,
         health_timeout_s=settings.vllm.health_timeout_s, target_concurrency=target,
         side_by_side=periods[0], after_decommission=periods[1], notes=notes,
+        ollama_host=urlparse(settings.ollama.url).hostname or "127.0.0.1",
     )  # fmt: skip

@@ -71,6 +71,7 @@ class MigrationPlan(BaseModel):
     side_by_side: PeriodFlags
     after_decommission: PeriodFlags
     notes: list[str] = Field(default_factory=list)
+    ollama_host: str = Field("127.0.0.1", description="Host of ollama.url: the compose file publishes Ollama there.")
 
     @property
     def hf_token_required(self) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from o2v.errors import ConfigError
+from o2v.secret_hash import bearer_matches
 from o2v.simulate.common import (
     EXTRA_STATS,
     STATE,
@@ -218,7 +219,6 @@ async def completions(request: web.Request) -> web.StreamResponse:
 
 def _auth_middleware(sim: VLLMSim) -> Any:
     key = sim.cfg.api_key
-    expected = f"Bearer {key}"
 
     @web.middleware
     async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -227,7 +227,7 @@ def _auth_middleware(sim: VLLMSim) -> Any:
             key
             and request.method != "OPTIONS"
             and path.startswith(("/v1", "/v2", "/inference"))
-            and request.headers.get("Authorization") != expected
+            and not bearer_matches(request.headers.get("Authorization"), key)  # constant time, like vLLM
         ):
             resp: web.StreamResponse = json_response({"error": "Unauthorized"}, 401)
         else:

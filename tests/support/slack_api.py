@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+from o2v.secret_hash import bearer_matches
+
 TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-1-test-app-token"
 
@@ -122,7 +124,7 @@ class SlackAPIServer:
             if self._faults.errors:
                 return 200, {"ok": False, "error": self._faults.errors.pop(0)}, {}
             expected = self.app_token if method == "apps.connections.open" else self.token
-            if auth != f"Bearer {expected}":
+            if not bearer_matches(auth, expected):  # constant time, as a real API compares tokens
                 return 200, {"ok": False, "error": "invalid_auth"}, {}
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             if handler is None:
