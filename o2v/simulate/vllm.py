@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
@@ -33,6 +30,7 @@ from o2v.simulate.common import (
 )
 from o2v.simulate.openai_fmt import BadRequest, OpenAIStream, parse_request
 from o2v.simulate.vllm_engine import Engine, Seq
+from o2v.simulate.vllm_http import auth_and_access_log
 from o2v.simulate.vllm_kv import KVCacheSize, KVCacheTooSmall, size_kv_cache
 from o2v.simulate.vllm_metrics import Metrics
 from o2v.simulate.vllm_routes import add_info_routes
@@ -164,59 +162,8 @@ async def completions(request: web.Request) -> web.StreamResponse:
     return await _completion(request, chat=False)
 
 
-def _key_checker(keys: list[str]) -> Callable[[str | None], bool]:
-    """vLLM's bearer check: any capitalisation of the scheme, any of the keys, compared in constant time."""
-    digests = [hashlib.sha256(k.encode()).digest() for k in keys]
-
-    def accepted(header: str | None) -> bool:
-        scheme, _, token = (header or "").partition(" ")
-        if scheme.lower() != "bearer":
-            return False
-        digest = hashlib.sha256(token.encode()).digest()
-        ok = False
-        for expected in digests:  # every key is compared, so timing does not tell which one nearly matched
-            ok |= hmac.compare_digest(digest, expected)
-        return ok
-
-    return accepted
-
-
-def _auth_middleware(sim: VLLMSim) -> Any:
-    keys = sim.cfg.api_keys
-    accepted = _key_checker(keys)
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-        path = request.path
-        if (
-            keys
-            and request.method != "OPTIONS"
-            and path.startswith(("/v1", "/v2", "/inference"))
-            and not accepted(request.headers.get("Authorization"))
-        ):
-            resp: web.StreamResponse = json_response({"error": "Unauthorized"}, 401)
-        else:
-            try:
-                resp = await handler(request)
-            except web.HTTPNotFound:
-                resp = json_response({"detail": "Not Found"}, 404)
-            except web.HTTPMethodNotAllowed:
-                resp = json_response({"detail": "Method Not Allowed"}, 405)
-        if not path.startswith("/_sim/") and path not in ("/metrics", "/health"):
-            peer = request.transport.get_extra_info("peername") if request.transport else None
-            addr = f"{peer[0]}:{peer[1]}" if peer else "127.0.0.1:0"
-            reason = getattr(resp, "reason", "") or ""
-            print(
-                f'INFO:     {addr} - "{request.method} {request.path_qs} HTTP/1.1" {resp.status} {reason}',
-                flush=True,
-            )
-        return resp
-
-    return middleware
-
-
 def build_app(sim: VLLMSim) -> web.Application:
-    app = web.Application(middlewares=[_auth_middleware(sim)], client_max_size=64 * 1024 * 1024)
+    app = web.Application(middlewares=[auth_and_access_log(sim.cfg.api_keys)], client_max_size=64 * 1024 * 1024)
     app[SIM] = sim
     app[STATE] = sim.state
     app[EXTRA_STATS] = lambda: {

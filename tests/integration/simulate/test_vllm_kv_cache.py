@@ -72,7 +72,8 @@ def test_admission_waits_for_free_blocks() -> None:
 
 
 def _mean_ttft(metrics: VLLMMetrics) -> float:
-    assert metrics.ttft_seconds is not None and metrics.ttft_seconds.count
+    assert metrics.ttft_seconds is not None
+    assert metrics.ttft_seconds.count
     return metrics.ttft_seconds.sum / metrics.ttft_seconds.count
 
 
@@ -88,10 +89,12 @@ def test_an_over_committed_cache_preempts_and_raises_ttft() -> None:
             results[name] = OpenAIClient(sim.url).metrics()
     ample, small = results["ample"], results["small"]
     assert ample.num_preemptions_total == 0
-    assert small.num_preemptions_total is not None and small.num_preemptions_total > 0
+    assert small.num_preemptions_total is not None
+    assert small.num_preemptions_total > 0
     assert small.request_success_total["length"] == ample.request_success_total["length"] == 8
     assert small.generation_tokens_total == ample.generation_tokens_total == 8 * 200
     # Recomputed prompts are prefilled again: more prompt tokens for the same requests.
-    assert small.prompt_tokens_total is not None and ample.prompt_tokens_total is not None
+    assert small.prompt_tokens_total is not None
+    assert ample.prompt_tokens_total is not None
     assert small.prompt_tokens_total > ample.prompt_tokens_total
     assert _mean_ttft(small) > 3 * _mean_ttft(ample)
