@@ -191,6 +191,7 @@ class Engine:
             scheduled.append((seq, new))
         if len(running) > self.max_running:
             self.max_running = len(running)
+        self.metrics.prompt_tokens += step.prefill_tokens
         return step
 
     async def _loop(self) -> None:
@@ -213,7 +214,6 @@ class Engine:
             duration = self.decode_s(step.decoding)
             if step.prefill_tokens:
                 duration += (timing.ttft_ms + step.prefill_tokens * timing.prompt_token_ms) / 1000.0
-                metrics.prompt_tokens += step.prefill_tokens
             if duration > 0:
                 await asyncio.sleep(max(0.0, start + duration - loop.time()))
             elif self.steps % ZERO_DELAY_BURST == 0:
