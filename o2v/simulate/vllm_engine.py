@@ -35,7 +35,7 @@ from o2v.simulate.vllm_metrics import Metrics
 ZERO_DELAY_BURST = 16
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Seq:
     prompt_tokens: int
     ids: list[int]
@@ -98,6 +98,9 @@ class Engine:
         self._task: asyncio.Task[None] | None = None
         self.steps = 0
         self.max_running = 0  # the most sequences that ever ran together (for tests and /_sim/stats)
+        # The next step's work when it is plain decoding that needs no new block: computed while the last
+        # step's results were handed out, so the common step walks the batch once instead of twice.
+        self._next: list[tuple[Seq, int]] | None = None
 
     def decode_s(self, batch: int) -> float:
         if batch <= 0:
@@ -129,30 +132,50 @@ class Engine:
     def _preempt_newest(self) -> Seq:
         victim = self.running.pop()
         self._release(victim)
+        if victim.aborted:  # its client is gone: nothing to resume
+            return victim
         victim.computed = 0  # recomputed from scratch (prompt and output so far) on readmission
         self.waiting.appendleft(victim)
         self.metrics.preemptions += 1
         return victim
 
+    def _drop_aborted(self) -> None:
+        keep = []
+        for seq in self.running:
+            if seq.aborted:
+                self._release(seq)
+            else:
+                keep.append(seq)
+        self.running = keep
+
     def schedule(self, now: float) -> Step:
         """One step's work, in vLLM's order: running sequences (preempting the newest when blocks run out),
         then waiting ones while the step's token budget, ``max_num_seqs`` and the free blocks allow."""
         bs, budget = self.block_size, self.max_num_batched_tokens
+        decoding = prefill = 0
+        running = self.running
+        ready_made, self._next = self._next, None
+        if ready_made is not None and len(ready_made) <= budget:
+            step = Step(ready_made, decoding=len(ready_made))
+            budget -= len(ready_made)
+            return self._admit(step, budget, now)
         step = Step()
         scheduled = step.scheduled
-        running = self.running
-        i = 0
-        while i < len(running) and budget > 0:
-            seq = running[i]
+        append = scheduled.append
+        aborted = False
+        # Preemption pops the newest sequences off the end of ``running``: the loop then simply ends early.
+        for seq in running:
+            if budget <= 0:
+                break
             if seq.aborted:
-                running.pop(i)
-                self._release(seq)
+                aborted = True
                 continue
-            new = seq.prompt_tokens + seq.ready - seq.computed
+            computed = seq.computed
+            new = seq.prompt_tokens + seq.ready - computed
             if new > budget:
                 new = budget
-            need = (seq.computed + new + bs - 1) // bs - seq.blocks
-            if need > 0:
+            if computed + new > seq.blocks * bs:  # the step's tokens spill into a new block
+                need = (computed + new + bs - 1) // bs - seq.blocks
                 if need > self.free_blocks:
                     step.preempted = True
                     victim = None
@@ -164,11 +187,19 @@ class Engine:
                 seq.blocks += need
             budget -= new
             if new == 1 and seq.ready:
-                step.decoding += 1
+                decoding += 1
             else:
-                step.prefill_tokens += new
-            scheduled.append((seq, new))
-            i += 1
+                prefill += new
+            append((seq, new))
+        if aborted:
+            self._drop_aborted()
+            running = self.running
+        step.decoding, step.prefill_tokens = decoding, prefill
+        return self._admit(step, budget, now)
+
+    def _admit(self, step: Step, budget: int, now: float) -> Step:
+        """Waiting sequences join, in order, while nothing was preempted and there is room."""
+        bs, running, scheduled = self.block_size, self.running, step.scheduled
         waiting = self.waiting
         while waiting and not step.preempted and budget > 0 and len(running) < self.max_num_seqs:
             seq = waiting[0]
@@ -225,29 +256,42 @@ class Engine:
     def _advance(self, scheduled: list[tuple[Seq, int]], now: float) -> None:
         """The step ran: account the computed tokens, hand out one token per sequence past its prefill."""
         metrics = self.metrics
+        itl = metrics.itl
+        bs = self.block_size
         self.steps += 1
         produced = 0
         leaving = False
+        ready_made: list[tuple[Seq, int]] = []
+        plain = len(scheduled) == len(self.running)  # every running sequence took its step
         for seq, new in scheduled:
             if seq.aborted:
                 leaving = True
                 continue
-            seq.computed += new
-            if seq.computed < seq.prompt_tokens + seq.ready:
+            computed = seq.computed = seq.computed + new
+            ready = seq.ready
+            if computed < seq.prompt_tokens + ready:
+                plain = False
                 continue  # a prefill chunk: no token yet
-            seq.ready += 1
+            seq.ready = ready = ready + 1
             produced += 1
-            if seq.ready == 1:
+            if ready == 1:
                 seq.first_at = now
                 metrics.ttft.observe(now - seq.arrival)
                 metrics.prefill.observe(now - seq.scheduled_at)
             else:
-                metrics.itl.observe(now - seq.last_at)
+                itl.observe(now - seq.last_at)
             seq.last_at = now
-            seq.wake()
-            if seq.done:
+            waiter = seq.waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            if ready >= len(seq.ids):
                 self._finished(seq, now)
                 leaving = True
+            elif computed >= seq.blocks * bs:
+                plain = False  # its next token needs a new block: the full schedule decides
+            else:
+                ready_made.append((seq, 1))
+        self._next = ready_made if plain else None
         if leaving:
             keep = []
             for seq in self.running:
