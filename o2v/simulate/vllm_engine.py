@@ -33,6 +33,7 @@ from o2v.simulate.common import Stats, Timing
 from o2v.simulate.vllm_metrics import Metrics
 
 ZERO_DELAY_BURST = 16
+MAX_CATCH_UP_S = 0.05  # a longer stall (a pause, an idle engine) is not made up for
 
 
 @dataclass(eq=False, slots=True)
@@ -228,25 +229,32 @@ class Engine:
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
         timing, metrics = self.timing, self.metrics
+        idle = deadline = float("-inf")  # when the previous step was due to end (none after an idle wait)
         while True:
             if not self.running and not self.waiting:
                 self._wake.clear()
                 await self._wake.wait()
+                deadline = idle
                 continue
-            start = loop.time()
-            step = self.schedule(start)
+            now = loop.time()
+            # Back-to-back steps are timed from the previous step's deadline, not from when the event loop got
+            # round to this one: on a busy machine the loop's own lateness would otherwise add to every step.
+            start = deadline if 0.0 <= now - deadline < MAX_CATCH_UP_S else now
+            step = self.schedule(now)
             metrics.running = len(self.running)
             metrics.waiting = len(self.waiting)
             if not step.scheduled:
                 if not step.preempted:  # nothing can run until a request arrives or leaves
                     self._wake.clear()
                     await self._wake.wait()
+                    deadline = idle
                 continue
             duration = self.decode_s(step.decoding)
             if step.prefill_tokens:
                 duration += (timing.ttft_ms + step.prefill_tokens * timing.prompt_token_ms) / 1000.0
+            deadline = start + duration
             if duration > 0:
-                await asyncio.sleep(max(0.0, start + duration - loop.time()))
+                await asyncio.sleep(max(0.0, deadline - loop.time()))
             elif self.steps % ZERO_DELAY_BURST == 0:
                 # With every delay at zero, time means nothing: run a few steps per yield so each
                 # stream wakes once per burst of tokens instead of once per token.
