@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
 from o2v.servers import OpenAIClient
 from o2v.servers.metrics import VLLMMetrics
@@ -98,3 +100,19 @@ def test_an_over_committed_cache_preempts_and_raises_ttft() -> None:
     assert ample.prompt_tokens_total is not None
     assert small.prompt_tokens_total > ample.prompt_tokens_total
     assert _mean_ttft(small) > 3 * _mean_ttft(ample)
+
+
+def test_a_client_that_goes_away_gives_its_blocks_back() -> None:
+    args = ["--kv-cache-tokens", "1024", "--max-model-len", "1024", "--ttft-ms", "5", "--itl-ms", "5",
+            "--response-tokens", "500"]  # fmt: skip
+    with SimulatorProcess("vllm", args=args) as sim:
+        httpx.post(sim.url + "/_sim/faults", json={"disconnect_after_chunks": 3}).raise_for_status()
+        body = {"prompt": "word " * 299, "max_tokens": 400, "stream": True}
+        url = sim.url + "/v1/completions"
+        with pytest.raises(httpx.RemoteProtocolError), httpx.stream("POST", url, json=body) as resp:
+            resp.read()
+        deadline = time.monotonic() + 10
+        while (stats := httpx.get(sim.url + "/_sim/stats").json())["running"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert stats["running"] == 0
+    assert stats["kv_blocks_free"] == stats["kv_blocks_total"] == 64
