@@ -149,13 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=8192,
         help="tokens one engine step may process; longer prompts prefill in chunks (8192)",
     )
-    v.add_argument("--legacy-errors", action="store_true", help="flat error bodies (vLLM before Aug 2025)")
+    v.add_argument(
+        "--legacy-errors", action="store_true", help="flat error bodies and older error wording (before Aug 2025)"
+    )
     v.add_argument(
         "--legacy-metrics",
         action="store_true",
         help="also export the old metric names (gpu_cache_usage_perc, time_per_output_token_seconds)",
     )
-    v.add_argument("--version-string", default=None, help="what /version reports")
+    v.add_argument(
+        "--version-string", default=None, help="what /version reports (0.16.0); below 0.16 the older error wording"
+    )
     # Real vLLM flags that change nothing here: accepted so a real command line runs unchanged.
     for flag in (
         "--quantization",
