@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
 
 from o2v.errors import ConfigError
+from o2v.simulate.vllm_kv import DEFAULT_BLOCK_SIZE, LLAMA_8B_KV_BYTES_PER_TOKEN, LLAMA_8B_MODEL_GIB
 
 
 class _Parser(argparse.ArgumentParser):
@@ -130,17 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
     kv.add_argument(
         "--model-memory-gib",
         type=_float,
-        default=16.5,
-        help="memory the model holds outside the KV cache: weights, activation peak, non-torch (16.5, Llama 3.1 8B)",
+        default=LLAMA_8B_MODEL_GIB,
+        help=f"memory the model holds outside the KV cache: weights, activation peak, non-torch "
+        f"({LLAMA_8B_MODEL_GIB}, Llama 3.1 8B)",
     )
     kv.add_argument(
         "--kv-bytes-per-token",
         type=_int,
-        default=131_072,
-        help="K and V of every layer for one token at 16 bits (131072, Llama 3.1 8B)",
+        default=LLAMA_8B_KV_BYTES_PER_TOKEN,
+        help=f"K and V of every layer for one token at 16 bits ({LLAMA_8B_KV_BYTES_PER_TOKEN}, Llama 3.1 8B)",
     )
     kv.add_argument("--num-gpu-blocks-override", type=_int, default=None, help="as vLLM's flag: the block count")
-    kv.add_argument("--block-size", type=_int, default=16, help="tokens per KV block (16)")
+    kv.add_argument("--block-size", type=_int, default=DEFAULT_BLOCK_SIZE, help="tokens per KV block (16)")
     kv.add_argument("--tensor-parallel-size", type=_int, default=1, help="divides model memory and KV heads (1)")
     kv.add_argument("--kv-cache-dtype", default="auto", help="auto, or fp8* to halve the bytes per token")
     kv.add_argument(
