@@ -8,6 +8,7 @@ phase's code is the production code; only the servers and the GPU are stand-ins.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from importlib import resources
@@ -48,6 +49,13 @@ def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def recorded_gpu_memory_gib(path: Path) -> float:
+    """Total memory of the recorded GPU, so the simulated vLLM sizes its KV cache for that card and refuses to
+    start, as vLLM would, when the plan's ``max_model_len`` does not fit it."""
+    devices = json.loads(path.read_text())["gpus"]
+    return round(min(d["total_memory_mib"] for d in devices) / 1024, 2)
+
+
 def rehearsal_config(workdir: Path, ollama_url: str, vllm_port: int, migration_id: str) -> dict[str, Any]:
     """A complete migration.yaml for the rehearsal, written to disk so the user can read and reuse it."""
     return {
@@ -59,7 +67,10 @@ def rehearsal_config(workdir: Path, ollama_url: str, vllm_port: int, migration_i
             "host": "127.0.0.1",
             "port": vllm_port,
             "container_name": f"o2v-rehearsal-vllm-{vllm_port}",
-            "command": [sys.executable, "-m", "o2v.simulate", "vllm", *VLLM_SIM_ARGS],
+            "command": [
+                *(sys.executable, "-m", "o2v.simulate", "vllm", *VLLM_SIM_ARGS),
+                *("--gpu-memory-gib", str(recorded_gpu_memory_gib(recorded_gpu_path()))),
+            ],
             "health_timeout_s": 60,
             # The plan maps llama3.1:8b to a gated Meta repository, so a token is required; the simulator
             # never downloads anything, and this stand-in value is only there to satisfy that requirement.
@@ -112,9 +123,7 @@ def rehearse(
             )
         finally:
             if not keep_running:
-                teardown(
-                    config["vllm"]["container_name"], "process", keep_logs_dir=workdir / "logs", workdir=workdir
-                )
+                teardown(config["vllm"]["container_name"], "process", keep_logs_dir=workdir / "logs", workdir=workdir)
     return RehearsalResult(
         migration_id=migration_id,
         status=summary.status,

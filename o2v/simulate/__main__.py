@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
 
 from o2v.errors import ConfigError
+from o2v.simulate.vllm_kv import DEFAULT_BLOCK_SIZE, LLAMA_8B_KV_BYTES_PER_TOKEN, LLAMA_8B_MODEL_GIB
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,6 +39,13 @@ def _positive(kind: type) -> Callable[[str], Any]:
 
 
 _float, _int = _positive(float), _positive(int)
+
+
+def _fraction(text: str) -> float:
+    value = _float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text!r}")
+    return float(value)
 
 
 def _env(name: str, default: str) -> str:
@@ -121,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--served-model-name", nargs="+", default=None)
     v.add_argument("--max-model-len", type=_int, default=8192)
     v.add_argument("--max-num-seqs", type=_int, default=256)
-    v.add_argument("--api-key", default=None, help="require Bearer auth on /v1 (else $VLLM_API_KEY)")
+    v.add_argument(
+        "--api-key", nargs="+", default=None, help="require Bearer auth on /v1, one of these keys (else $VLLM_API_KEY)"
+    )
     v.add_argument("--load-s", type=_float, default=0.0, help="start-up time before the port opens (0)")
     v.add_argument(
         "--batch-cost",
@@ -130,25 +140,55 @@ def build_parser() -> argparse.ArgumentParser:
         help="decode step time = itl * (1 + batch_cost * (batch-1) ** batch_exponent) (0.02)",
     )
     v.add_argument("--batch-exponent", type=_float, default=0.85, help="see --batch-cost (0.85)")
-    v.add_argument("--kv-cache-tokens", type=_int, default=262_144, help="KV cache capacity in tokens")
-    v.add_argument("--legacy-errors", action="store_true", help="flat error bodies (vLLM before Aug 2025)")
+    kv = v.add_argument_group("KV cache (see docs/simulators.md)")
+    kv.add_argument(
+        "--kv-cache-tokens",
+        type=_int,
+        default=262_144,
+        help="KV cache capacity in tokens when --gpu-memory-gib is not given (262144)",
+    )
+    kv.add_argument("--gpu-memory-gib", type=_float, default=None, help="total memory of one simulated GPU, GiB")
+    kv.add_argument("--gpu-memory-utilization", type=_fraction, default=0.9, help="as vLLM's flag (0.9)")
+    kv.add_argument(
+        "--model-memory-gib",
+        type=_float,
+        default=LLAMA_8B_MODEL_GIB,
+        help=f"memory the model holds outside the KV cache: weights, activation peak, non-torch "
+        f"({LLAMA_8B_MODEL_GIB}, Llama 3.1 8B)",
+    )
+    kv.add_argument(
+        "--kv-bytes-per-token",
+        type=_int,
+        default=LLAMA_8B_KV_BYTES_PER_TOKEN,
+        help=f"K and V of every layer for one token at 16 bits ({LLAMA_8B_KV_BYTES_PER_TOKEN}, Llama 3.1 8B)",
+    )
+    kv.add_argument("--num-gpu-blocks-override", type=_int, default=None, help="as vLLM's flag: the block count")
+    kv.add_argument("--block-size", type=_int, default=DEFAULT_BLOCK_SIZE, help="tokens per KV block (16)")
+    kv.add_argument("--tensor-parallel-size", type=_int, default=1, help="divides model memory and KV heads (1)")
+    kv.add_argument("--kv-cache-dtype", default="auto", help="auto, or fp8* to halve the bytes per token")
+    kv.add_argument(
+        "--max-num-batched-tokens",
+        type=_int,
+        default=8192,
+        help="tokens one engine step may process; longer prompts prefill in chunks (8192)",
+    )
+    v.add_argument(
+        "--legacy-errors", action="store_true", help="flat error bodies and older error wording (before Aug 2025)"
+    )
     v.add_argument(
         "--legacy-metrics",
         action="store_true",
         help="also export the old metric names (gpu_cache_usage_perc, time_per_output_token_seconds)",
     )
-    v.add_argument("--version-string", default=None, help="what /version reports")
+    v.add_argument(
+        "--version-string", default=None, help="what /version reports (0.16.0); below 0.16 the older error wording"
+    )
     # Real vLLM flags that change nothing here: accepted so a real command line runs unchanged.
     for flag in (
-        "--gpu-memory-utilization",
-        "--tensor-parallel-size",
         "--quantization",
-        "--kv-cache-dtype",
         "--dtype",
         "--download-dir",
         "--swap-space",
-        "--block-size",
-        "--max-num-batched-tokens",
         "--pipeline-parallel-size",
         "--tokenizer",
         "--revision",

@@ -12,18 +12,15 @@ import asyncio
 import json
 import os
 import sys
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
 from o2v.errors import ConfigError
-from o2v.secret_hash import bearer_matches
 from o2v.simulate.common import (
     EXTRA_STATS,
     STATE,
+    VOCAB,
     SimState,
     add_admin_routes,
     dumps,
@@ -31,12 +28,15 @@ from o2v.simulate.common import (
     json_response,
     timing_from_args,
 )
-from o2v.simulate.openai_fmt import BadRequest, OpenAIStream, OpenAIStyle, parse_request
+from o2v.simulate.openai_fmt import BadRequest, OpenAIStream, parse_request
 from o2v.simulate.vllm_engine import Engine, Seq
+from o2v.simulate.vllm_http import auth_and_access_log
+from o2v.simulate.vllm_kv import KVCacheSize, KVCacheTooSmall, size_kv_cache
 from o2v.simulate.vllm_metrics import Metrics
 from o2v.simulate.vllm_routes import add_info_routes
+from o2v.simulate.vllm_sim import SIM, VLLM_VERSION, VLLMConfig, VLLMSim, log
+from o2v.simulate.vllm_validate import apply_stream_options, check_context
 
-VLLM_VERSION = "0.10.1.1"
 ERROR_TYPES = {
     400: "BadRequestError",
     401: "AuthenticationError",
@@ -47,58 +47,8 @@ ERROR_TYPES = {
 }
 
 
-@dataclass
-class VLLMConfig:
-    model: str
-    served: list[str]
-    max_model_len: int
-    max_num_seqs: int
-    api_key: str | None
-    version: str = VLLM_VERSION
-    legacy_errors: bool = False
-
-
-def log(msg: str, source: str = "api_server.py:1895") -> None:
-    """vLLM's logger format: ``INFO MM-DD HH:MM:SS [file:line] message`` on stdout."""
-    print(f"INFO {time.strftime('%m-%d %H:%M:%S')} [{source}] {msg}", flush=True)
-
-
-class VLLMSim:
-    def __init__(self, cfg: VLLMConfig, state: SimState, engine: Engine, metrics: Metrics) -> None:
-        self.cfg = cfg
-        self.state = state
-        self.engine = engine
-        self.metrics = metrics
-        self.style = OpenAIStyle("vllm", legacy_errors=cfg.legacy_errors)
-
-
-SIM: web.AppKey[VLLMSim] = web.AppKey("vllm_sim", VLLMSim)
-
-
 def error(sim: VLLMSim, exc: BadRequest) -> web.Response:
     return json_response(sim.style.error_body(exc), exc.status)
-
-
-def _check_context(cfg: VLLMConfig, prompt: int, max_tokens: int | None) -> int:
-    """vLLM's length checks; returns the effective max_tokens."""
-    limit = cfg.max_model_len
-    if prompt >= limit:
-        raise BadRequest(
-            f"This model's maximum context length is {limit} tokens. However, your request has "
-            f"{prompt} input tokens. Please reduce the length of the input messages."
-        )
-    if max_tokens is None:
-        return limit - prompt
-    if max_tokens < 1:
-        raise BadRequest(f"max_tokens must be at least 1, got {max_tokens}.", param="max_tokens")
-    if prompt + max_tokens > limit:
-        raise BadRequest(
-            f"'max_tokens' or 'max_completion_tokens' is too large: {max_tokens}. This model's maximum "
-            f"context length is {limit} tokens and your request has {prompt} input tokens "
-            f"({max_tokens} > {limit} - {prompt}).",
-            param="max_tokens",
-        )
-    return max_tokens
 
 
 async def _completion(request: web.Request, chat: bool) -> web.StreamResponse:
@@ -116,6 +66,7 @@ async def _completion(request: web.Request, chat: bool) -> web.StreamResponse:
                 f"'ctx': {{'error': '{getattr(exc, 'msg', 'invalid')}'}}}}]"
             ) from exc
         req = parse_request(body, chat)
+        apply_stream_options(req, body)
         if req.model and req.model not in sim.cfg.served:
             raise BadRequest(
                 f"The model `{req.model}` does not exist.",
@@ -123,7 +74,7 @@ async def _completion(request: web.Request, chat: bool) -> web.StreamResponse:
                 err_type="NotFoundError",
                 param="model",
             )
-        max_tokens = _check_context(sim.cfg, req.prompt_tokens, req.max_tokens)
+        max_tokens = check_context(sim.cfg.max_model_len, req.prompt_tokens, req.max_tokens, current=sim.current)
         if state.roll_error():
             status = state.faults.error_status
             raise BadRequest(
@@ -154,18 +105,12 @@ async def _completion(request: web.Request, chat: bool) -> web.StreamResponse:
             if faults.stall_ms:
                 await asyncio.sleep(faults.stall_ms / 1000.0)
             stats.finish(200)
-            text = "".join(fmt_token_text(i) for i in ids)
+            text = "".join(VOCAB[i] for i in ids)
             return json_response(fmt.whole(text, reason, len(ids)))
         return await _stream(request, sim, seq, fmt)
     finally:
         stats.active -= 1
         engine.abort(seq)
-
-
-def fmt_token_text(idx: int) -> str:
-    from o2v.simulate.common import VOCAB
-
-    return VOCAB[idx]
 
 
 async def _stream(request: web.Request, sim: VLLMSim, seq: Seq, fmt: OpenAIStream) -> web.StreamResponse:
@@ -217,47 +162,18 @@ async def completions(request: web.Request) -> web.StreamResponse:
     return await _completion(request, chat=False)
 
 
-def _auth_middleware(sim: VLLMSim) -> Any:
-    key = sim.cfg.api_key
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-        path = request.path
-        if (
-            key
-            and request.method != "OPTIONS"
-            and path.startswith(("/v1", "/v2", "/inference"))
-            and not bearer_matches(request.headers.get("Authorization"), key)  # constant time, like vLLM
-        ):
-            resp: web.StreamResponse = json_response({"error": "Unauthorized"}, 401)
-        else:
-            try:
-                resp = await handler(request)
-            except web.HTTPNotFound:
-                resp = json_response({"detail": "Not Found"}, 404)
-            except web.HTTPMethodNotAllowed:
-                resp = json_response({"detail": "Method Not Allowed"}, 405)
-        if not path.startswith("/_sim/") and path not in ("/metrics", "/health"):
-            peer = request.transport.get_extra_info("peername") if request.transport else None
-            addr = f"{peer[0]}:{peer[1]}" if peer else "127.0.0.1:0"
-            reason = getattr(resp, "reason", "") or ""
-            print(
-                f'INFO:     {addr} - "{request.method} {request.path_qs} HTTP/1.1" {resp.status} {reason}',
-                flush=True,
-            )
-        return resp
-
-    return middleware
-
-
 def build_app(sim: VLLMSim) -> web.Application:
-    app = web.Application(middlewares=[_auth_middleware(sim)], client_max_size=64 * 1024 * 1024)
+    app = web.Application(middlewares=[auth_and_access_log(sim.cfg.api_keys)], client_max_size=64 * 1024 * 1024)
     app[SIM] = sim
     app[STATE] = sim.state
     app[EXTRA_STATS] = lambda: {
         "running": len(sim.engine.running),
         "waiting": len(sim.engine.waiting),
         "engine_steps": sim.engine.steps,
+        "max_running": sim.engine.max_running,
+        "kv_blocks_total": sim.engine.num_blocks,
+        "kv_blocks_free": sim.engine.free_blocks,
+        "preemptions": sim.metrics.preemptions,
     }
     add_admin_routes(app, sim.state)
     add_info_routes(app, sim)
@@ -297,12 +213,10 @@ def build_app(sim: VLLMSim) -> web.Application:
     return app
 
 
-def make_sim(args: argparse.Namespace) -> VLLMSim:
+def make_sim(args: argparse.Namespace, kv: KVCacheSize) -> VLLMSim:
     model = args.model_tag or args.model
     served = args.served_model_name or [model]
-    if args.max_num_seqs < 1 or args.max_model_len < 16:
-        raise ConfigError(["--max-num-seqs must be >= 1 and --max-model-len >= 16"])
-    api_key = args.api_key or os.environ.get("VLLM_API_KEY") or None
+    env_key = os.environ.get("VLLM_API_KEY")
     timing = timing_from_args(
         args.ttft_ms,
         10.0 if args.itl_ms is None and not args.tokens_per_s else args.itl_ms,
@@ -316,7 +230,7 @@ def make_sim(args: argparse.Namespace) -> VLLMSim:
         served=served,
         max_model_len=args.max_model_len,
         max_num_seqs=args.max_num_seqs,
-        api_key=api_key,
+        api_keys=list(args.api_key or ([env_key] if env_key else [])),
         version=args.version_string or VLLM_VERSION,
         legacy_errors=args.legacy_errors,
     )
@@ -327,30 +241,64 @@ def make_sim(args: argparse.Namespace) -> VLLMSim:
         max_num_seqs=args.max_num_seqs,
         batch_cost=args.batch_cost,
         batch_exponent=args.batch_exponent,
-        kv_cache_tokens=args.kv_cache_tokens,
+        num_blocks=kv.num_blocks,
+        block_size=kv.block_size,
+        max_num_batched_tokens=args.max_num_batched_tokens,
         metrics=metrics,
         stats=state.stats,
     )
     return VLLMSim(cfg, state, engine, metrics)
 
 
+def check_flags(args: argparse.Namespace) -> None:
+    problems = []
+    if args.max_num_seqs < 1 or args.max_model_len < 16:
+        problems.append("--max-num-seqs must be >= 1 and --max-model-len >= 16")
+    if args.block_size < 1 or args.max_num_batched_tokens < 1 or args.tensor_parallel_size < 1:
+        problems.append("--block-size, --max-num-batched-tokens and --tensor-parallel-size must be >= 1")
+    if problems:
+        raise ConfigError(problems)
+
+
+def refuse_to_start(exc: KVCacheTooSmall) -> None:
+    """What ``vllm serve`` prints when the engine core cannot allocate its cache, then exit 1 as it does."""
+    log("EngineCore failed to start.", source="core.py:708", level="ERROR")
+    print("Traceback (most recent call last):", file=sys.stderr)
+    print('  File "vllm/v1/core/kv_cache_utils.py", in check_enough_kv_cache_memory', file=sys.stderr)
+    print(f"ValueError: {exc}", file=sys.stderr)
+    print(
+        "RuntimeError: Engine core initialization failed. See root cause above. Failed core proc(s): {}",
+        file=sys.stderr,
+        flush=True,
+    )
+    raise SystemExit(1)
+
+
 async def run_vllm(
     args: argparse.Namespace, serve: Callable[[web.Application, str, int, str], Awaitable[None]]
 ) -> None:
-    sim = make_sim(args)
-    cfg = sim.cfg
-    log(f"vLLM API server version {cfg.version}")
+    check_flags(args)
+    version = args.version_string or VLLM_VERSION
+    model = args.model_tag or args.model
+    log(f"vLLM API server version {version}")
     shown = {k: v for k, v in vars(args).items() if k not in ("api_key",)}
     log(f"args: Namespace({', '.join(f'{k}={v!r}' for k, v in shown.items())})", source="utils.py:326")
-    log(f"Loading model {cfg.model} (simulated, {args.load_s:.1f}s)", source="gpu_model_runner.py:1892")
+    log(f"Loading model {model} (simulated, {args.load_s:.1f}s)", source="gpu_model_runner.py:1892")
     if args.load_s > 0:
         await asyncio.sleep(args.load_s)
-    log(f"GPU KV cache size: {args.kv_cache_tokens:,} tokens", source="kv_cache_utils.py:829")
+    try:
+        kv = size_kv_cache(args)
+    except KVCacheTooSmall as exc:
+        refuse_to_start(exc)
+        return
+    log(f"Available KV cache memory: {kv.available_bytes / (1 << 30):.2f} GiB", source="gpu_worker.py:276")
+    log(f"GPU KV cache size: {kv.tokens:,} tokens", source="kv_cache_utils.py:829")
     log(
-        f"Maximum concurrency for {cfg.max_model_len:,} tokens per request: "
-        f"{args.kv_cache_tokens / cfg.max_model_len:.2f}x",
+        f"Maximum concurrency for {args.max_model_len:,} tokens per request: "
+        f"{kv.max_concurrency(args.max_model_len):.2f}x",
         source="kv_cache_utils.py:833",
     )
+    sim = make_sim(args, kv)
     log(f"Starting vLLM API server 0 on http://{args.host}:{args.port}", source="api_server.py:1818")
     app = build_app(sim)
     await serve(app, args.host, args.port, "INFO:     Application startup complete.")

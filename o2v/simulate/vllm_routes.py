@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from o2v.simulate.common import detokenize, json_response, tokenize
 from o2v.simulate.openai_fmt import BadRequest, _messages_text
-
-if TYPE_CHECKING:
-    from o2v.simulate.vllm import VLLMSim
+from o2v.simulate.vllm_sim import VLLMSim
 
 VOCAB_SIZE = 128_256  # Llama 3 tokenizer
 

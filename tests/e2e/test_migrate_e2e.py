@@ -22,6 +22,7 @@ from support.engines import free_port
 from support.prefect_server import POOL, PrefectServer
 
 import o2v
+from o2v.rehearse import recorded_gpu_memory_gib
 from o2v.store import Store
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.timeout(900)]
@@ -70,7 +71,10 @@ def _config(tmp_path: Path, ollama: Any, migration_id: str, vllm_port: int) -> P
             "hf_token": "hf_e2e_simulator_needs_no_token",
             "health_timeout_s": 60,
             "hf_cache_dir": str(tmp_path / "hf-cache"),
-            "extra_args": ["--ttft-ms", "20", "--itl-ms", "3"],  # the same token timing as the Ollama simulator
+            # The same token timing as the Ollama simulator, and the recorded GPU's memory, so the simulated vLLM
+            # sizes its KV cache for that card and refuses a max_model_len the card cannot hold.
+            "extra_args": ["--ttft-ms", "20", "--itl-ms", "3",
+                           "--gpu-memory-gib", str(recorded_gpu_memory_gib(RECORDED_GPU))],  # fmt: skip
         },
         "gpu": {"recorded_devices": str(RECORDED_GPU)},
         "diagnose": {"probe_concurrency": [1, 2, 4], "probe_requests_per_level": 4, "probe_max_tokens": 16},

@@ -119,7 +119,8 @@ def test_openai_sdk_vllm_context_length_and_auth(vllm_sim: SimulatorProcess, vll
     long = [{"role": "user", "content": "word " * (VLLM_MAX_LEN + 10)}]
     with pytest.raises(openai.BadRequestError) as too_long:
         _sdk(vllm_sim.url).chat.completions.create(model=VLLM_MODEL, messages=long, max_tokens=2)  # type: ignore[arg-type]
-    assert "maximum context length" in too_long.value.message
+    assert f"the model's context length is only {VLLM_MAX_LEN} tokens" in too_long.value.message
+    assert too_long.value.param == "input_tokens"
     with pytest.raises(openai.AuthenticationError):
         _sdk(vllm_auth_sim.url, key="wrong").models.list()
     assert [m.id for m in _sdk(vllm_auth_sim.url, key=API_KEY).models.list().data] == ["team-llm"]

@@ -49,7 +49,8 @@ def test_prompt_too_long_is_400(vllm_sim: SimulatorProcess) -> None:
     with OpenAIClient(vllm_sim.url) as client, pytest.raises(ServerHTTPError) as info:
         client.chat(VLLM_MODEL, long, max_tokens=4)
     assert info.value.status == 400
-    assert "maximum context length" in info.value.server_message
+    assert info.value.server_message.startswith("You passed ")
+    assert f"maximum input length of {VLLM_MAX_LEN - 4} tokens" in info.value.server_message
 
 
 def test_stream_options_without_stream_is_400(vllm_sim: SimulatorProcess) -> None:
@@ -77,6 +78,12 @@ def test_legacy_error_shape_and_metric_names(vllm_auth_sim: SimulatorProcess) ->
         headers={"Authorization": f"Bearer {API_KEY}"},
     )
     assert raw.json().get("object") == "error"  # the flat pre-Aug-2025 shape
+    too_long = httpx.post(
+        vllm_auth_sim.url + "/v1/completions",
+        json={"prompt": "word " * 9000},
+        headers={"authorization": f"bearer {API_KEY}"},  # any capitalisation of the scheme
+    ).json()
+    assert too_long["message"].startswith("This model's maximum context length is 8192 tokens.")  # older wording
     with OpenAIClient(vllm_auth_sim.url, api_key=API_KEY) as client:
         with pytest.raises(ServerHTTPError) as info:
             client.chat("nope", MSGS, max_tokens=2)

@@ -159,3 +159,22 @@ def test_vllm_simulator_as_a_process(tmp_path: Path, port: int, backend: Process
     assert httpx.get(deployment.url + "/v1/models").status_code == 200
     assert deploy(spec, backend).reused
     assert teardown("vllm-sim", backend).stopped
+
+
+def test_a_vllm_that_cannot_hold_max_model_len_fails_the_deploy_with_its_own_words(
+    tmp_path: Path, port: int, backend: ProcessBackend
+) -> None:
+    spec = LaunchSpec(
+        name="vllm-sim-too-long",
+        image="unused:1",
+        command=[sys.executable, "-m", "o2v.simulate", "vllm", "--host", "127.0.0.1", "--port", str(port),
+                 "--gpu-memory-gib", "24", "--max-model-len", "131072"],  # fmt: skip
+        port=port,
+        gpu_device_ids=None,
+        health_timeout_s=30,
+    )
+    with pytest.raises(DeployError) as info:
+        deploy(spec, backend)
+    message = str(info.value)
+    assert "exited with code 1" in message
+    assert "ValueError: To serve at least one request with the models's max seq len (131072)" in message

@@ -78,8 +78,8 @@ def test_non_stream_completion_and_usage(client: httpx.Client) -> None:
     ("body", "status", "err_type", "needle"),
     [
         ({"model": "gpt-4", "prompt": "x"}, 404, "NotFoundError", "The model `gpt-4` does not exist."),
-        ({"prompt": "word " * 600}, 400, "BadRequestError", "maximum context length"),
-        ({"prompt": "x", "max_tokens": 600}, 400, "BadRequestError", "maximum context length"),
+        ({"prompt": "word " * 600}, 400, "BadRequestError", "resulting in a maximum input length of 512 tokens"),
+        ({"prompt": "x", "max_tokens": 600}, 400, "BadRequestError", "cannot be greater than max_model_len=512"),
         ({"prompt": "x", "stream_options": {"include_usage": True}}, 400, "BadRequestError", "stream=True"),
         ({"prompt": 5}, 400, "BadRequestError", "prompt"),
     ],
@@ -92,6 +92,51 @@ def test_errors_have_vllm_shape(client: httpx.Client, body: dict[str, object], s
     assert set(err) == {"message", "type", "param", "code"}
     assert (err["type"], err["code"]) == (err_type, status)
     assert needle in err["message"]
+
+
+def test_over_long_prompt_has_the_current_wording(client: httpx.Client) -> None:
+    # A 400-word prompt is 401 tokens; 200 output tokens leave 312 for the input. The tokenizer stops one
+    # token past that limit, so vLLM reports 313 input tokens.
+    err = client.post("/v1/completions", json={"prompt": "word " * 400, "max_tokens": 200}).json()["error"]
+    assert err["message"] == (
+        "You passed 313 input tokens and requested 200 output tokens. However, the model's context length is "
+        "only 512 tokens, resulting in a maximum input length of 312 tokens. Please reduce the length of the "
+        "input prompt. (parameter=input_tokens, value=313)"
+    )
+    assert (err["param"], err["type"], err["code"]) == ("input_tokens", "BadRequestError", 400)
+
+
+def test_older_versions_keep_the_older_wording() -> None:
+    with SimulatorProcess("vllm", args=["--max-model-len", "512", "--version-string", "0.11.0"]) as old:
+        err = httpx.post(old.url + "/v1/completions", json={"prompt": "word " * 600}).json()["error"]
+    assert err["message"] == (
+        "This model's maximum context length is 512 tokens. However, your request has 601 input tokens. "
+        "Please reduce the length of the input messages."
+    )
+
+
+def test_any_capitalisation_of_bearer_and_any_of_several_keys() -> None:
+    with SimulatorProcess("vllm", args=["--api-key", "first", "second"]) as sim:
+        for header in ("Bearer first", "bearer second", "BEARER first"):
+            assert httpx.get(sim.url + "/v1/models", headers={"Authorization": header}).status_code == 200
+        for header in ("Bearer third", "Basic first", "Bearerfirst", "first"):
+            assert httpx.get(sim.url + "/v1/models", headers={"Authorization": header}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("options", "usage_chunk"),
+    [({}, True), ({"include_usage": True}, True), ({"include_usage": False}, False), (None, False)],
+)
+def test_stream_options_present_means_usage_by_default(
+    client: httpx.Client, options: dict[str, bool] | None, usage_chunk: bool
+) -> None:
+    body: dict[str, object] = {"prompt": "hi", "max_tokens": 3, "stream": True}
+    if options is not None:
+        body["stream_options"] = options
+    with client.stream("POST", "/v1/completions", json=body) as resp:
+        events = [e[6:] for e in resp.read().decode().split("\n\n") if e]
+    last = json.loads(events[-2])
+    assert (last["choices"] == [] and "usage" in last) is usage_chunk
 
 
 def test_invalid_json_is_400_not_422(client: httpx.Client) -> None:

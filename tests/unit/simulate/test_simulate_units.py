@@ -87,7 +87,7 @@ def test_catalog_default_and_bad_files(tmp_path: Path) -> None:
 
 def test_decode_step_grows_sub_linearly_with_the_batch() -> None:
     engine = Engine(Timing(itl_ms=10.0), max_num_seqs=256, batch_cost=0.02, batch_exponent=0.85,
-                    kv_cache_tokens=1000, metrics=Metrics("m"), stats=Stats())  # fmt: skip
+                    num_blocks=1000, metrics=Metrics("m"), stats=Stats())  # fmt: skip
     throughput = {b: b / engine.decode_s(b) for b in (1, 5, 16, 64, 256)}
     assert engine.decode_s(1) == pytest.approx(0.010)
     assert engine.decode_s(5) < 1.1 * engine.decode_s(1)
