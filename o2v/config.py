@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from o2v.config_sections import (
@@ -113,6 +113,21 @@ class Settings(BaseSettings):
     def config_hash(self) -> str:
         """Stable hash of everything except secrets and the ledger's own id: a changed plan re-runs phases."""
         data = self.model_dump(mode="json", exclude={"migration_id"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def section_fingerprint(self, path: str) -> str:
+        """Stable hash of one part of the settings (``"vllm"``, ``"vllm.api_key"``, ``"models"``).
+
+        The phase ledger keys each phase by the parts it reads (``o2v.phase_keys``), so a new Slack channel
+        does not re-run the probe sweep. Secrets dump as ``**********`` here, so only their presence counts;
+        a keyed hash of their values belongs in this one function, so every phase that reads a secret sees it.
+        """
+        value: Any = self
+        for part in path.split("."):
+            if not isinstance(value, BaseModel) or part not in type(value).model_fields:
+                raise KeyError(f"no settings field {path!r} (at {part!r})")
+            value = getattr(value, part)
+        data = value.model_dump(mode="json") if isinstance(value, BaseModel) else _jsonable(value)
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     @property
@@ -261,3 +276,10 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
             merged[key] = value
     return merged
 
+
+
+def _jsonable(value: Any) -> Any:
+    """A settings value (dicts of sections, paths, secrets) as JSON-ready data, secrets masked."""
+    if isinstance(value, SecretStr):
+        return str(value)  # "**********": see Settings.section_fingerprint
+    return TypeAdapter(Any).dump_python(value, mode="json")

@@ -17,7 +17,7 @@ def inventory_phase(ctx: MigrationContext, *, scan_paths: list[str]) -> Inventor
         write_reports(inventory, ctx.reports_dir / "inventory")
         return inventory
 
-    return run_phase(ctx, "inventory", work, Inventory, figures=_figures)
+    return run_phase(ctx, "inventory", work, Inventory, figures=_figures, params={"scan_paths": sorted(scan_paths)})
 
 
 def _figures(result: Inventory) -> dict[str, str]:
