@@ -28,7 +28,7 @@ from o2v.servers.openai_client import OpenAIClient
 from o2v.servers.openai_types import ChatCompletion
 from o2v.servers.streams import StreamResult
 from o2v.servers.timing import StreamTiming
-from o2v.smoke_compare import AnswerComparison, compare, gate_problems, side_by_side_markdown
+from o2v.smoke_compare import AnswerComparison, compare, escape_html, gate_problems, side_by_side_markdown
 from o2v.store import utcnow
 
 SMOKE_PROMPTS = (
@@ -74,7 +74,8 @@ class SmokeResult(BaseModel):
         markdown, data = report_dir / "answers.md", report_dir / "answers.json"
         header = f"# Smoke test answers: Ollama `{self.ollama_model}` vs vLLM `{self.vllm_model}`\n\n"
         problems = self.vllm_problems
-        verdict = "**vLLM problems:**\n\n" + "\n".join(f"- {p}" for p in problems) if problems else "No vLLM problems."
+        listed = "\n".join(f"- {escape_html(p)}" for p in problems)
+        verdict = f"**vLLM problems:**\n\n{listed}" if problems else "No vLLM problems."
         body = side_by_side_markdown(self.comparisons, width=0)
         markdown.write_text(f"{header}{verdict}\n\n{body}\n", encoding="utf-8")
         data.write_text(json.dumps(self.model_dump(mode="json"), indent=2), encoding="utf-8")

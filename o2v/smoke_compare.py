@@ -100,12 +100,12 @@ def detect_language(text: str) -> str | None:
     letters = sum(scripts.values())
     if letters < 3:
         return None
+    if scripts["HIRAGANA"] or scripts["KATAKANA"]:  # Japanese mixes kanji with kana; Chinese has no kana
+        scripts["KATAKANA"] += scripts.pop("HIRAGANA", 0) + scripts.pop("CJK", 0)
     script, count = scripts.most_common(1)[0]
     if count < 0.6 * letters:
         return None
     if script != "LATIN":
-        if script == "CJK" and (scripts["HIRAGANA"] or scripts["KATAKANA"]):
-            return "ja"  # Japanese mixes kanji with kana; Chinese has no kana
         return _SCRIPT_LANGUAGE.get(script, script.lower())
     hits = {lang: sum(w in words for w in _words(text)) for lang, words in STOPWORDS.items()}
     ranked = sorted(hits.items(), key=lambda item: item[1], reverse=True)
@@ -172,9 +172,13 @@ def _words(text: str) -> list[str]:
     return _WORD_RE.findall(_TEMPLATE_RE.sub(" ", text).lower())
 
 
+def escape_html(text: str) -> str:
+    """Leaked template tokens look like HTML tags: a Markdown viewer would hide them. Show them instead."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _cell(text: str, width: int) -> str:
     if width and len(text) > width:
         text = text[: width - 1] + "…"
-    # Escape what Markdown or HTML would swallow: leaked template tokens look like HTML tags.
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    text = escape_html(text).replace("|", "\\|")  # a bare | would end the table cell
     return text.replace("\r", "").replace("\n", "<br>") or "(empty)"

@@ -1,6 +1,6 @@
 """The migration lock in the store, contended for real: threads and processes on SQLite and PostgreSQL.
 
-Every test runs on both databases through ``store`` (see test_store.py); each contender opens its own Store
+Every test runs on both databases through ``store`` (conftest.py); each contender opens its own Store
 (its own engine and connections), as separate runs do.
 """
 
@@ -14,7 +14,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from integration.test_store import store  # noqa: F401 - the SQLite/PostgreSQL fixture
 from o2v.errors import LockHeld
 from o2v.store import Store, utcnow
 from o2v.store_lock import StoreLock, holders, migration_resources
