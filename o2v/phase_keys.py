@@ -69,8 +69,15 @@ def phase_key(
 
 
 def result_digest(result: BaseModel) -> str:
-    """A stable hash of a phase result as the ledger stores it."""
-    return _digest({"type": type(result).__name__, "value": result.model_dump(mode="json")})
+    """A stable hash of a phase result in the form a later run reads it back from the ledger.
+
+    The fresh result is hashed after the same trip the ledger makes (dump, JSON, validate, dump), so a
+    validator that normalises a value cannot make a fresh result and its stored copy hash differently: a
+    phase that consumed the fresh one gets the key a re-run computes from the stored one.
+    """
+    stored = json.loads(json.dumps(result.model_dump(mode="json"), default=str))
+    reloaded = type(result).model_validate(stored).model_dump(mode="json")
+    return _digest({"type": type(result).__name__, "value": reloaded})
 
 
 def _digest(material: Any) -> str:
