@@ -70,8 +70,15 @@ def crafted_server(text: str) -> Iterator[str]:
     """Serve ``text`` on a free loopback port from a background thread; yield the base URL."""
     from support.engines import free_port
 
-    port, loop, started = free_port(), asyncio.new_event_loop(), threading.Event()
-    runner = web.AppRunner(make_app(text))
+    with serve_app(make_app(text), free_port()) as url:
+        yield url
+
+
+@contextmanager
+def serve_app(app: web.Application, port: int) -> Iterator[str]:
+    """Any aiohttp app on 127.0.0.1:``port`` from a background thread, for tests; yield the base URL."""
+    loop, started = asyncio.new_event_loop(), threading.Event()
+    runner = web.AppRunner(app)
 
     def serve() -> None:
         asyncio.set_event_loop(loop)
