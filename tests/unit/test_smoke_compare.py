@@ -60,7 +60,7 @@ def test_one_far_answer_is_reported_most_far_answers_fail() -> None:
     near = compare("Explain", "once", OLLAMA, OLLAMA)
     far = compare("Explain", "stream", OLLAMA, "Sure. Paris is the capital of France; it has many museums.")
     assert near.flags == []
-    assert far.flags == [f"far from Ollama's answer (similarity {far.similarity:.2f} < {FAR_BELOW})"]
+    assert far.flags == [f"far from Ollama's answer (similarity {far.similarity:.2f} <= {FAR_BELOW})"]
     assert gate_problems([near, near, far]) == []
     (problem,) = gate_problems([near, far, far])
     assert problem.startswith("2 of 3 answers are far from Ollama's")
@@ -86,3 +86,28 @@ def test_side_by_side_table_shows_tokens_and_keeps_its_shape() -> None:
     assert {len(re.findall(r"(?<!\\)\|", line)) for line in table.splitlines()} == {8}  # 7 columns on every row
     short = side_by_side_markdown([compare("p", "once", "x" * 500, "y")], width=20)
     assert "x" * 19 + "…" in short
+
+
+SAME_ANSWER_REWORDED = [
+    ("Hello, platform team! Hope your deployments are going smoothly today.",
+     "Hi platform team, wishing you a great day and smooth deployments!"),
+    ("Here are three prime numbers: 2, 3, and 5.", "Three prime numbers are 2, 3 and 5."),
+    ("A KV cache stores the key and value tensors of tokens already processed, so the model does not recompute them "
+     "for every new token. This makes generation faster at the cost of GPU memory.",
+     "A KV cache keeps the attention keys and values computed for earlier tokens so that each new token only needs "
+     "its own computation, trading GPU memory for speed."),
+]
+UNRELATED = [
+    "The capital of France is Paris, which is known for the Eiffel Tower and its museums.",
+    "Photosynthesis is the process by which plants turn light into chemical energy.",
+    "I am sorry, but I cannot help with that request.",
+]
+
+
+def test_the_threshold_separates_reworded_answers_from_unrelated_ones() -> None:
+    """The figures quoted in docs/migrate.md: reworded 0.29 to 0.94, unrelated 0.00 to 0.20."""
+    reworded = [similarity(a, b) for a, b in SAME_ANSWER_REWORDED]
+    unrelated = [similarity(a, u) for a, _ in SAME_ANSWER_REWORDED for u in UNRELATED]
+    assert (min(reworded), max(reworded)) == (0.286, 0.941)
+    assert (min(unrelated), max(unrelated)) == (0.0, 0.2)
+    assert min(reworded) > FAR_BELOW >= max(unrelated)  # far means <= FAR_BELOW
