@@ -19,7 +19,8 @@ mode (streamed, not streamed):
   Ollama usually serves 4-bit GGUF weights and vLLM 16-bit ones, so at temperature 0 the answers drift apart
   after a few words even for the right model, and two unrelated English answers still share function words
   (on hand-written answers to the smoke prompts: paraphrases 0.29 to 0.94, unrelated answers 0.00 to 0.20;
-  tests/unit/test_smoke_compare.py). 0.2 therefore flags only answers that share almost nothing beyond them. One far answer is reported, not failed: the gate fails when more than half of the comparisons are far,
+  tests/unit/test_smoke_compare.py). 0.2 therefore flags only answers that share almost nothing beyond them.
+  One far answer is reported, not failed: the gate fails when more than half of the comparisons are far,
   which is what a wrong model looks like. The simulators generate text from (seed, prompt) only, so two
   simulators with the same seed answer identically (similarity 1).
 """
