@@ -30,8 +30,8 @@ def deploy_phase(ctx: MigrationContext, plan: MigrationPlan) -> Deployment:
     def work() -> Deployment:
         spec = plan.launch_spec()
         current = status(spec.name, ctx.settings.vllm.backend, workdir=ctx.settings.workdir)
-        kept = current.exists and current.state == "running" and current.fingerprint == spec.fingerprint()
-        checked.append(recheck_gpu(ctx.settings, plan, kept_running=kept))
+        running = current.exists and current.state in ("running", "restarting")
+        checked.append(recheck_gpu(ctx.settings, plan, vllm_running=running))
         return deploy(
             spec, ctx.settings.vllm.backend, secrets=deploy_secrets(ctx.settings), workdir=ctx.settings.workdir
         )

@@ -6,8 +6,9 @@ hold memory, or the host may have another card. vLLM takes ``gpu_memory_utilizat
 and fails (or pushes Ollama out) when that much is not free, so the deploy phase reads NVML again and stops
 with a plain message when the plan no longer fits, before anything is started.
 
-A vLLM already running with the same plan (the deploy will keep it) holds its memory already: then only the
-cards' identity is checked, since its own share cannot be free.
+A vLLM of this migration that is already running (the deploy keeps it, or replaces it when the plan changed)
+holds its share already, and NVML cannot always say how much is its own (containerised drivers hide per-process
+memory): then only the cards' identity is checked.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class GPURecheck(BaseModel):
     source: str = Field(..., description="'nvml' or the recorded description's path.")
     needs_gib: float = Field(..., description="Free memory needed per GPU: vLLM share + keep-free + margin.")
     gpus: list[GPUFit] = Field(default_factory=list)
-    verdict: Literal["fits", "kept-running"]
+    verdict: Literal["fits", "vllm-running"]
     violations: list[str] = Field(default_factory=list)
 
     def figures(self) -> dict[str, str]:
@@ -51,14 +52,14 @@ class GPURecheck(BaseModel):
 
 
 def recheck_gpu(
-    settings: Settings, plan: MigrationPlan, *, nvml: NVMLSource | None = None, kept_running: bool = False
+    settings: Settings, plan: MigrationPlan, *, nvml: NVMLSource | None = None, vllm_running: bool = False
 ) -> GPURecheck:
     """Read the GPUs now; raise GateFailed listing every way the plan no longer fits."""
     snapshot = (nvml or source_from_settings(settings)).snapshot()
     spec = plan.launch_spec()
     needs = (spec.expected_vram_gib or 0.0) + settings.gpu.min_free_gib + SHARED_MARGIN_GIB
     result = GPURecheck(
-        source=snapshot.source, needs_gib=round(needs, 2), verdict="kept-running" if kept_running else "fits"
+        source=snapshot.source, needs_gib=round(needs, 2), verdict="vllm-running" if vllm_running else "fits"
     )
     violations = result.violations
     if snapshot.error:
@@ -77,7 +78,7 @@ def recheck_gpu(
                 f"GPU {gpu.index} is now {gpu.name} with {gpu.total_gib:.1f} GiB, but the plan was made for "
                 f"{plan.gpu_name} with {plan.gpu_total_gib:.1f} GiB"
             )
-        elif not kept_running and gpu.free_gib < needs:
+        elif not vllm_running and gpu.free_gib < needs:
             violations.append(
                 f"GPU {gpu.index} ({gpu.name}) has {gpu.free_gib:.1f} GiB free now, but the plan needs {needs:.1f} GiB "
                 f"(vLLM's share {spec.expected_vram_gib or 0:.1f} + keep-free {settings.gpu.min_free_gib:.1f} + "

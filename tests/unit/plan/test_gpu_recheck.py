@@ -78,13 +78,15 @@ def test_a_different_card_or_no_gpu_is_named(tmp_path: Path) -> None:
         recheck_gpu(settings, plan, nvml=RecordedNVML(GPUS / "no-gpu.json"))
 
 
-def test_a_vllm_already_running_this_plan_holds_its_own_share(tmp_path: Path) -> None:
+def test_a_running_vllm_holds_its_own_share_so_only_the_card_is_checked(tmp_path: Path) -> None:
     settings = Settings()
     plan = a100_plan(settings)
     busy = recording_with_ollama_holding(tmp_path, 40 * 1024)  # as if vLLM's share were in use
-    assert recheck_gpu(settings, plan, nvml=busy, kept_running=True).verdict == "kept-running"
+    assert recheck_gpu(settings, plan, nvml=busy, vllm_running=True).verdict == "vllm-running"
     with pytest.raises(GateFailed):
-        recheck_gpu(settings, plan, nvml=busy, kept_running=False)
+        recheck_gpu(settings, plan, nvml=busy, vllm_running=False)
+    with pytest.raises(GateFailed, match="GPU 0 is now NVIDIA L4"):
+        recheck_gpu(settings, plan, nvml=RecordedNVML(GPUS / "l4-24gb.json"), vllm_running=True)
 
 
 def test_deploy_phase_stops_before_starting_anything_when_the_gpu_shrank(tmp_path: Path) -> None:
