@@ -11,7 +11,7 @@ from o2v.errors import GateFailed
 from o2v.plan import MigrationPlan
 from o2v.smoke import SmokeResult, smoke_test
 from tasks.cleanup import roll_back_after_gate
-from tasks.common import MigrationContext, run_phase
+from tasks.common import MigrationContext, _artifact, run_phase
 
 
 @task(name="smoke", cache_policy=NO_CACHE, timeout_seconds=900)
@@ -29,6 +29,9 @@ def smoke_phase(ctx: MigrationContext, plan: MigrationPlan, deployment: Deployme
                 report_dir=ctx.reports_dir / "smoke",
             )
         except GateFailed as failed:
+            answers = ctx.reports_dir / "smoke" / "answers.md"
+            if answers.exists():  # the failure artifact only names the reasons: show the answers beside it
+                _artifact("smoke_answers", answers.read_text(encoding="utf-8"))
             # Same cleanup as a failed validation: vLLM down, logs kept, deploy cancelled, team told.
             roll_back_after_gate(ctx, "smoke test", "failed", failed.violations, actor="o2v-smoke")
             raise

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from support.slack_api import TOKEN, SlackAPIServer
 
 import o2v
@@ -116,6 +118,11 @@ def test_a_failed_smoke_test_rolls_back_like_a_failed_validation(tmp_path: Path)
     assert "&lt;\\|eot_id\\|&gt;" in (settings_dir / "reports" / "ledger" / "smoke" / "answers.md").read_text()
     assert len(alerts) == 1
     assert "smoke test failed; vLLM rolled back, clients stay on Ollama" in alerts[0]
+    with get_client(sync_client=True) as client:
+        (artifact,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["smoke-answers"])), limit=5
+        )
+    assert "| prompt | mode | Ollama | vLLM |" in str(artifact.data)  # the answers beside the failure
 
 
 def test_rollback_is_refused_while_a_migrate_run_holds_the_migration(tmp_path: Path) -> None:
