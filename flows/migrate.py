@@ -1,8 +1,9 @@
 """The migrate flow: diagnose -> inventory -> verify_gpu -> plan -> deploy -> smoke -> validate.
 
 Entry point only: it loads the settings (a bad configuration stops the run before anything is touched),
-builds the context, and sequences the phase tasks. Each phase goes through the ledger, so a re-run with the
-same migration id resumes at the phase that failed.
+builds the context, takes the migration's lock in the store (one run per migration and container; a refused run
+says who holds it), and sequences the phase tasks. Each phase goes through the ledger, keyed by its own inputs,
+so a re-run with the same migration id resumes at the phase that failed.
 """
 
 from __future__ import annotations
