@@ -1,8 +1,9 @@
 """The migrate flow: diagnose -> inventory -> verify_gpu -> plan -> deploy -> smoke -> validate.
 
 Entry point only: it loads the settings (a bad configuration stops the run before anything is touched),
-builds the context, and sequences the phase tasks. Each phase goes through the ledger, so a re-run with the
-same migration id resumes at the phase that failed.
+builds the context, takes the migration's lock in the store (one run per migration and container; a refused run
+says who holds it), and sequences the phase tasks. Each phase goes through the ledger, keyed by its own inputs,
+so a re-run with the same migration id resumes at the phase that failed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tasks.deploy import deploy_phase
 from tasks.diagnose import diagnose_phase
 from tasks.gpu import verify_gpu_phase
 from tasks.inventory import inventory_phase
+from tasks.locking import hold_migration_lock
 from tasks.plan import plan_phase
 from tasks.smoke import smoke_phase
 from tasks.validate import validate_phase
@@ -66,17 +68,20 @@ def migrate(params: MigrateParameters | None = None) -> MigrationSummary:
         settings.migration_id = params.migration_id
     ctx = build_context(settings, from_phase=params.from_phase)
     logger.info("migration %s, config hash %s", settings.migration_id, settings.config_hash())
-
-    diagnosis = diagnose_phase(ctx, log_file=params.log_file, probe=params.probe)
-    inventory = inventory_phase(ctx, scan_paths=params.scan_paths)
-    gpu_report = verify_gpu_phase(ctx, inventory)
-    plan = plan_phase(ctx, inventory, gpu_report, diagnosis)
-    if params.dry_run:
-        return _summary(ctx, "planned", None)
-    deployment = deploy_phase(ctx, plan)
-    smoke_phase(ctx, plan, deployment)
-    validate_phase(ctx, plan, deployment)
-    return _summary(ctx, "validated", deployment.url)
+    with hold_migration_lock(
+        settings, ctx.store, ctx.notifier, "migrate", flow_run_url=ctx.flow_run_url
+    ) as lock:
+        ctx.runner.guard = lock.check  # a run whose lock was taken over stops before its next phase
+        diagnosis = diagnose_phase(ctx, log_file=params.log_file, probe=params.probe)
+        inventory = inventory_phase(ctx, scan_paths=params.scan_paths)
+        gpu_report = verify_gpu_phase(ctx, inventory)
+        plan = plan_phase(ctx, inventory, gpu_report, diagnosis)
+        if params.dry_run:
+            return _summary(ctx, "planned", None)
+        deployment = deploy_phase(ctx, plan)
+        smoke_phase(ctx, plan, deployment)
+        validate_phase(ctx, plan, deployment)
+        return _summary(ctx, "validated", deployment.url)
 
 
 def build_context(settings: Settings, *, from_phase: str | None = None) -> MigrationContext:

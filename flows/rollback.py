@@ -13,6 +13,7 @@ from o2v.config import MIGRATION_ID_PATTERN, Settings, load_settings
 from o2v.deploy import TeardownResult, teardown
 from o2v.notify import notifier_from_settings
 from o2v.store import Store
+from tasks.locking import hold_migration_lock
 
 
 class RollbackParameters(BaseModel):
@@ -44,9 +45,11 @@ def rollback(params: RollbackParameters | None = None) -> TeardownResult:
     if params.migration_id:
         settings.migration_id = params.migration_id
     store = Store.from_settings(settings)
-    result = roll_back(settings, store, reason=params.reason, actor=params.actor)
-    get_run_logger().info("rolled back %s: %s", settings.vllm.container_name, result)
     notifier = notifier_from_settings(settings, store=store)
+    # Not while a migrate run deploys or validates this migration: it would recreate what we tear down.
+    with hold_migration_lock(settings, store, notifier, "rollback"):
+        result = roll_back(settings, store, reason=params.reason, actor=params.actor)
+    get_run_logger().info("rolled back %s: %s", settings.vllm.container_name, result)
     notifier.phase(
         settings.migration_id, "rollback", "succeeded",
         {"reason": params.reason, "by": params.actor, "clients": "all on Ollama"},

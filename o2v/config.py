@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from o2v.config_env import ENV_DELIMITER, ENV_PREFIX, O2VEnvSource, env_overrides, env_var_for
@@ -162,6 +162,31 @@ class Settings(BaseSettings):
         """HMAC of each secret value under this installation's key (in the workdir): never the values."""
         return secret_digests(self.workdir, self.secret_values())
 
+    def section_fingerprint(self, path: str) -> str:
+        """Stable hash of one part of the settings (``"vllm"``, ``"vllm.api_key"``, ``"models"``).
+
+        The phase ledger keys each phase by the parts it reads (``o2v.phase_keys``), so a new Slack channel
+        does not re-run the probe sweep. Secrets dump as ``**********``; the keyed hashes of the values under
+        ``path`` are added, so a rotated token re-runs every phase that reads it, and URL passwords count only
+        through those hashes.
+        """
+        value: Any = self
+        for part in path.split("."):
+            if not isinstance(value, BaseModel) or part not in type(value).model_fields:
+                raise KeyError(f"no settings field {path!r} (at {part!r})")
+            value = getattr(value, part)
+        data = value.model_dump(mode="json") if isinstance(value, BaseModel) else _jsonable(value)
+        if path == "store":
+            data["url"] = self.store.safe_url
+        elif path == "ollama":
+            data["url"] = _without_password(self.ollama.url)
+        elif path in {"store.url", "ollama.url"}:
+            data = self.store.safe_url if path == "store.url" else _without_password(self.ollama.url)
+        digests = {k: v for k, v in self.secret_digests().items() if k == path or k.startswith(path + ".")}
+        if digests:
+            data = {"value": data, "secret_digests": digests}
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
     @property
     def store_url(self) -> str:
         return self.store.url
@@ -271,3 +296,10 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
             merged[key] = value
     return merged
 
+
+
+def _jsonable(value: Any) -> Any:
+    """A settings value (dicts of sections, paths, secrets) as JSON-ready data, secrets masked."""
+    if isinstance(value, SecretStr):
+        return str(value)  # "**********": see Settings.section_fingerprint
+    return TypeAdapter(Any).dump_python(value, mode="json")

@@ -227,6 +227,14 @@ class StoreSettings(Section):
         description="SQLAlchemy URL of the results store (postgresql://user:password@host/db works too).",
     )
     batch_size: int = Field(500, ge=1, le=100_000, description="Samples written per insert.")
+    lock_ttl_s: float = Field(
+        120.0, ge=5, le=86_400,
+        description="A run's lock on its migration expires this long after its last heartbeat (a dead run's lock).",
+    )
+    lock_wait_s: float = Field(
+        0.0, ge=0, le=86_400,
+        description="How long a run waits for another run's lock on the same migration before it is refused.",
+    )
 
     @field_validator("url")
     @classmethod

@@ -3,6 +3,7 @@
     O2VError
     ├── ConfigError          bad migration.yaml, flag or parameter (lists every problem)
     ├── StoreError           the results database cannot be reached or written
+    │   └── LockHeld             another run holds this migration's lock (o2v.store_lock)
     ├── ServerError          an Ollama / vLLM / OpenAI-compatible server misbehaved
     │   ├── ServerUnreachable    nothing answers at the URL
     │   ├── ServerTimeout        connected, but no answer (or no next chunk) within the timeout
@@ -105,3 +106,13 @@ class ServerStreamError(ServerHTTPError):
 
 class ApprovalError(O2VError):
     """An approval click or answer that cannot be used (malformed, not allowed, question closed)."""
+
+
+class LockHeld(StoreError):
+    """Another run holds the lock on a migration or its vLLM container; ``holder`` says who and since when."""
+
+    def __init__(self, resource: str, holder: str, hint: str) -> None:
+        self.resource = resource
+        self.holder = holder
+        self.hint = hint
+        super().__init__(f"{resource} is locked by {holder} -- {hint}")

@@ -1,12 +1,16 @@
 """The phase ledger at work: run a migration phase once, remember its typed result, skip it on re-runs.
 
 A re-run of the migrate flow (the Prefect UI's Retry, or a new run with the same migration id) asks the ledger
-before each phase. A phase that already succeeded under the same configuration hash is not repeated: its
-stored result is read back into its typed model and later phases use it as if it had just run. A changed
-configuration changes the hash, so every phase runs again. Once a phase really runs, every later phase runs
-too: they were computed from the earlier result, which has just changed. ``from_phase`` forces that phase and
-every later one to run again even when the ledger has them. Skips are written to the ledger as well, so its
-history shows what each run did.
+before each phase. A phase that already succeeded under the same key is not repeated: its stored result is
+read back into its typed model and later phases use it as if it had just run. The key hashes what the phase
+itself reads (``o2v.phase_keys``: its settings, flow parameters and upstream results), so a change re-runs
+only the phases that read it. Once a phase really runs, every later phase runs too: they were computed from
+the earlier result, which has just changed. ``from_phase`` forces that phase and every later one to run again
+even when the ledger has them. Skips are written to the ledger as well, so its history shows what each run did.
+
+Phases with effects outside the store (``deploy``: the container) are skipped only when their success under
+this key is the latest thing that happened to them under any key: a later deploy with other inputs, a
+rollback or a killed attempt has changed the container since.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from o2v.errors import O2VError, PhaseError
 from o2v.store import Store
 
 PHASES: tuple[str, ...] = ("diagnose", "inventory", "verify_gpu", "plan", "deploy", "smoke", "validate")
+# Phases whose success describes something outside the store that any later attempt may have changed.
+EFFECT_PHASES: frozenset[str] = frozenset({"deploy"})
 Phase = Literal["diagnose", "inventory", "verify_gpu", "plan", "deploy", "smoke", "validate"]
 
 HINTS: dict[str, str] = {
@@ -29,7 +35,8 @@ HINTS: dict[str, str] = {
     "verify_gpu": "free GPU memory, lower vllm.gpu_memory_utilization or use a bigger GPU; then re-run",
     "plan": "add a models: mapping for the listed tags or choose a smaller/quantized model; then re-run",
     "deploy": "read the container's last log lines above, fix the cause (port, runtime, memory); then re-run",
-    "smoke": "compare the two endpoints' answers in the smoke artifact; fix the model mapping; then re-run",
+    "smoke": "vLLM was rolled back; compare the answers side by side (smoke artifact, reports/<id>/smoke/answers.md), "
+    "fix the model mapping or chat template; then re-run",
     "validate": "vLLM was rolled back; read the failed expectations, adjust the plan or thresholds; then re-run",
 }
 
@@ -48,13 +55,23 @@ class PhaseOutcome(BaseModel):
 class PhaseRunner:
     """Runs phases through the ledger. Prefect-free: the flow wraps each call in a task."""
 
-    def __init__(self, store: Store, migration_id: str, config_hash: str, *, from_phase: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        migration_id: str,
+        config_hash: str,
+        *,
+        from_phase: str | None = None,
+        guard: Callable[[], None] | None = None,
+    ) -> None:
         if from_phase is not None and from_phase not in PHASES:
             raise PhaseError("(start)", f"from_phase must be one of {', '.join(PHASES)}, got {from_phase!r}")
         self.store = store
         self.migration_id = migration_id
         self.config_hash = config_hash
         self.from_phase = from_phase
+        # Called before each phase, e.g. StoreLock.check: raises when this run must not go on.
+        self.guard = guard
         self.outcomes: list[PhaseOutcome] = []
 
     def forced(self, phase: str) -> bool:
@@ -62,11 +79,13 @@ class PhaseRunner:
             return True
         return self.from_phase is not None and PHASES.index(phase) >= PHASES.index(self.from_phase)
 
-    def previous(self, phase: str, result_type: type[T]) -> T | None:
-        """The stored result of a phase that already succeeded under this configuration, if usable."""
+    def previous(self, phase: str, result_type: type[T], key: str | None = None) -> T | None:
+        """The stored result of a phase that already succeeded under this key, if usable."""
         if self.forced(phase):
             return None
-        entry = self.store.last_success(self.migration_id, phase, self.config_hash)
+        entry = self.store.last_success(
+            self.migration_id, phase, key or self.config_hash, any_key_cancels=phase in EFFECT_PHASES
+        )
         if entry is None or entry.result is None:
             return None
         try:
@@ -74,15 +93,27 @@ class PhaseRunner:
         except ValidationError:
             return None  # the result's shape changed between versions: run the phase again
 
-    def run(self, phase: str, work: Callable[[], T], result_type: type[T]) -> tuple[T, bool]:
-        """Return (result, skipped). Failures are recorded in the ledger and raised as PhaseError."""
-        earlier = self.previous(phase, result_type)
+    def run(
+        self, phase: str, work: Callable[[], T], result_type: type[T], *, key: str | None = None
+    ) -> tuple[T, bool]:
+        """Return (result, skipped). Failures are recorded in the ledger and raised as PhaseError.
+
+        ``key`` is the phase's input hash (``o2v.phase_keys.phase_key``); without one, the runner's
+        ``config_hash`` keys every phase (the whole configuration, as before per-phase keys).
+        """
+        if self.guard is not None:
+            try:
+                self.guard()
+            except O2VError as exc:
+                raise PhaseError(phase, str(exc), "") from exc
+        key = key or self.config_hash
+        earlier = self.previous(phase, result_type, key)
         if earlier is not None:
-            skipped_id = self.store.phase_started(self.migration_id, phase, self.config_hash)
+            skipped_id = self.store.phase_started(self.migration_id, phase, key)
             self.store.phase_finished(skipped_id, "skipped", error=None)
             self.outcomes.append(PhaseOutcome(phase=phase, status="skipped"))
             return earlier, True
-        entry_id = self.store.phase_started(self.migration_id, phase, self.config_hash)
+        entry_id = self.store.phase_started(self.migration_id, phase, key)
         started = time.monotonic()
         try:
             result = work()

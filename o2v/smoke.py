@@ -5,11 +5,18 @@ answer, a normal finish reason (stop or length), usage figures, and a stream tha
 chunks spread over time (a buffering proxy or a server that returns everything at the end fails this).
 Ollama is asked the same so that differences between the two are listed side by side; Ollama's own oddities
 are reported but never fail the phase, since Ollama is what the team already runs.
+
+Both answers are kept and compared (``o2v.smoke_compare``): chat-template tokens in vLLM's text, another
+language than Ollama's, or answers far from Ollama's on most prompts fail the gate too, since lengths alone
+let a wrong model or a broken chat template pass. The answers go side by side into the report
+(``answers.md``/``answers.json`` under ``report_dir``) and into the phase's artifact.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -21,6 +28,7 @@ from o2v.servers.openai_client import OpenAIClient
 from o2v.servers.openai_types import ChatCompletion
 from o2v.servers.streams import StreamResult
 from o2v.servers.timing import StreamTiming
+from o2v.smoke_compare import AnswerComparison, compare, escape_html, gate_problems, side_by_side_markdown
 from o2v.store import utcnow
 
 SMOKE_PROMPTS = (
@@ -29,6 +37,7 @@ SMOKE_PROMPTS = (
     "Explain in two sentences what a KV cache is.",
 )
 NORMAL_FINISH = {"stop", "length"}
+MAX_KEPT_CHARS = 4000  # answers are capped at max_tokens anyway; this bounds a runaway one in the ledger
 
 
 class SmokeCall(BaseModel):
@@ -36,6 +45,7 @@ class SmokeCall(BaseModel):
     mode: Literal["stream", "once"]
     prompt: str
     ok: bool
+    text: str = Field("", description="The answer (first MAX_KEPT_CHARS characters).")
     text_chars: int = 0
     finish_reason: str | None = None
     completion_tokens: int | None = None
@@ -50,10 +60,27 @@ class SmokeResult(BaseModel):
     vllm_model: str
     calls: list[SmokeCall]
     differences: list[str]
+    comparisons: list[AnswerComparison] = Field(default_factory=list, description="Both answers, side by side.")
+    report_files: dict[str, str] = Field(default_factory=dict)
 
     @property
     def vllm_problems(self) -> list[str]:
-        return [f"{c.mode} '{c.prompt[:30]}': {p}" for c in self.calls if c.backend == "vllm" for p in c.problems]
+        calls = [f"{c.mode} '{c.prompt[:30]}': {p}" for c in self.calls if c.backend == "vllm" for p in c.problems]
+        return calls + gate_problems(self.comparisons)
+
+    def write_reports(self, report_dir: Path) -> dict[str, str]:
+        """``answers.md`` (full answers side by side) and ``answers.json``; return their paths."""
+        report_dir.mkdir(parents=True, exist_ok=True)
+        markdown, data = report_dir / "answers.md", report_dir / "answers.json"
+        header = f"# Smoke test answers: Ollama `{self.ollama_model}` vs vLLM `{self.vllm_model}`\n\n"
+        problems = self.vllm_problems
+        listed = "\n".join(f"- {escape_html(p)}" for p in problems)
+        verdict = f"**vLLM problems:**\n\n{listed}" if problems else "No vLLM problems."
+        body = side_by_side_markdown(self.comparisons, width=0)
+        markdown.write_text(f"{header}{verdict}\n\n{body}\n", encoding="utf-8")
+        data.write_text(json.dumps(self.model_dump(mode="json"), indent=2), encoding="utf-8")
+        self.report_files = {"markdown": str(markdown), "json": str(data)}
+        return self.report_files
 
     def to_markdown(self) -> str:
         lines = [
@@ -68,7 +95,9 @@ class SmokeResult(BaseModel):
                 f"{c.finish_reason} | {c.completion_tokens} | {c.chunks} | {_ms(c.ttft_ms)} | "
                 f"{_ms(c.stream_spread_ms)} |"
             )
+        lines += ["", "**Answers side by side** (temperature 0)", "", side_by_side_markdown(self.comparisons)]
         lines += ["", "**Differences**", ""] + [f"- {d}" for d in self.differences or ["none"]]
+        lines += [f"- {kind}: `{path}`" for kind, path in sorted(self.report_files.items())]
         return "\n".join(lines)
 
 
@@ -86,8 +115,12 @@ def smoke_test(
     max_tokens: int = 32,
     timeout_s: float = 120.0,
     prompts: tuple[str, ...] = SMOKE_PROMPTS,
+    report_dir: Path | None = None,
 ) -> SmokeResult:
-    """Run the smoke prompts; raise GateFailed listing every vLLM problem, else return the comparison."""
+    """Run the smoke prompts; raise GateFailed listing every vLLM problem, else return the comparison.
+
+    With ``report_dir`` the side-by-side answers are written there first, pass or fail.
+    """
     calls: list[SmokeCall] = []
     with OllamaClient(ollama_url, timeout_s=timeout_s) as ollama, OpenAIClient(
         vllm_url, api_key=api_key, timeout_s=timeout_s
@@ -95,11 +128,26 @@ def smoke_test(
         for prompt in prompts:
             calls += _ask_both(ollama, ollama_model, vllm, vllm_model, prompt, max_tokens)
     result = SmokeResult(
-        ollama_model=ollama_model, vllm_model=vllm_model, calls=calls, differences=_differences(calls)
+        ollama_model=ollama_model, vllm_model=vllm_model, calls=calls, differences=_differences(calls),
+        comparisons=_comparisons(calls),
     )
-    if result.vllm_problems:
-        raise GateFailed("smoke test", result.vllm_problems)
+    if report_dir is not None:
+        result.write_reports(report_dir)
+    problems = result.vllm_problems
+    if problems:
+        where = f" (answers side by side: {result.report_files['markdown']})" if result.report_files else ""
+        raise GateFailed("smoke test", [*problems[:-1], problems[-1] + where])
     return result
+
+
+def _comparisons(calls: list[SmokeCall]) -> list[AnswerComparison]:
+    by_key = {(c.backend, c.mode, c.prompt): c for c in calls}
+    found = []
+    for (backend, mode, prompt), call in by_key.items():
+        other = by_key.get(("ollama", mode, prompt))
+        if backend == "vllm" and other is not None:
+            found.append(compare(prompt, mode, other.text, call.text))
+    return found
 
 
 def _ask_both(
@@ -189,7 +237,8 @@ def _run(
         elif spread_ms is not None and spread_ms <= 0.5:
             problems.append(f"all {outcome.chunks} chunks arrived within {spread_ms:.2f} ms: the stream is buffered")
     return SmokeCall(
-        backend=backend, mode=mode, prompt=prompt, ok=not problems, text_chars=len(outcome.text),
+        backend=backend, mode=mode, prompt=prompt, ok=not problems, text=outcome.text[:MAX_KEPT_CHARS],
+        text_chars=len(outcome.text),
         finish_reason=outcome.finish_reason, completion_tokens=outcome.completion_tokens, chunks=outcome.chunks,
         ttft_ms=ttft_ms, stream_spread_ms=spread_ms, problems=problems,
     )

@@ -204,14 +204,22 @@ class Store:
             for r in rows
         ]
 
-    def last_success(self, migration_id: str, phase: str, config_hash: str) -> LedgerEntry | None:
-        """The phase's success under the same configuration, if it is still the latest finished outcome.
+    def last_success(
+        self, migration_id: str, phase: str, config_hash: str, *, any_key_cancels: bool = False
+    ) -> LedgerEntry | None:
+        """The phase's success under the same key (``config_hash``), if it is still the latest finished outcome.
 
         A later failure (e.g. the deploy was rolled back after validation failed) cancels an earlier success,
-        so a re-run does the phase again. Rows still 'running' (a killed run) and skips decide nothing.
+        so a re-run does the phase again. Rows still 'running' (a killed run) and skips decide nothing. With
+        ``any_key_cancels`` (phases with effects outside the store), every later row of the phase under any
+        key, even one still 'running', cancels: that attempt may have replaced what the success describes.
         """
         for entry in reversed(self.ledger(migration_id)):
-            if entry.phase != phase or entry.config_hash != config_hash or entry.status in ("running", "skipped"):
+            if entry.phase != phase or entry.status == "skipped":
+                continue
+            if any_key_cancels and (entry.config_hash != config_hash or entry.status == "running"):
+                return None
+            if entry.config_hash != config_hash or entry.status == "running":
                 continue
             return entry if entry.status == "succeeded" else None
         return None

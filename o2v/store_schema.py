@@ -148,3 +148,21 @@ class StateRow(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LockRow(Base):
+    """Who holds a migration (its ledger) or a vLLM container right now; see ``o2v.store_lock``.
+
+    One row per locked resource: the primary key makes taking a free lock one atomic INSERT on SQLite and
+    PostgreSQL alike, and ``expires`` (pushed forward by the holder's heartbeat) lets a later run take over
+    a lock whose holder died without releasing it.
+    """
+
+    __tablename__ = "resource_locks"
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    flow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    purpose: Mapped[str] = mapped_column(String(64))
+    acquired: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -4,19 +4,29 @@ The load generator and the gateway produce one sample per request from hundreds 
 one would serialise them on the database (SQLite allows one writer at a time) and block the event loop.
 Instead ``add`` only appends to a list (no await, so no interleaving can lose an item), and a background task
 hands whole batches to a worker thread. Import it from ``o2v.store``.
+
+The writer depends only on ``SampleSink`` (something with ``batch_size`` and ``add_samples``), defined here, and
+the records in ``o2v.store_schema``; ``o2v.store.Store`` is one such sink. So the imports point one way:
+``store -> store_writer -> store_schema``, and the writer can be tested against any sink.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import Protocol
 
 from o2v.errors import StoreError
+from o2v.store_schema import RequestSample
 
-if TYPE_CHECKING:
-    from o2v.store import Store
-    from o2v.store_schema import RequestSample
+
+class SampleSink(Protocol):
+    """Where batches go: ``o2v.store.Store`` in o2v, anything with these two members in a test."""
+
+    batch_size: int
+
+    def add_samples(self, samples: Iterable[RequestSample]) -> int: ...
 
 
 class SampleWriter:
@@ -27,7 +37,7 @@ class SampleWriter:
     ``aclose`` raise ``StoreError`` if the database still refuses, so a loss is never silent.
     """
 
-    def __init__(self, store: Store, *, flush_interval_s: float = 0.5) -> None:
+    def __init__(self, store: SampleSink, *, flush_interval_s: float = 0.5) -> None:
         self.store = store
         self.flush_interval_s = flush_interval_s
         self._pending: list[RequestSample] = []

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from o2v.config import Settings
 from o2v.errors import PhaseError
 from o2v.notify import Notifier
+from o2v.phase_keys import phase_key
 from o2v.phases import PhaseRunner
 from o2v.redact import redact, redact_data
 from o2v.store import Store
@@ -42,10 +43,18 @@ def run_phase(
     work: Callable[[], T],
     result_type: type[T],
     figures: Callable[[T], dict[str, str]] = lambda _result: {},
+    *,
+    upstream: Sequence[BaseModel] = (),
+    params: Mapping[str, Any] | None = None,
 ) -> T:
-    """Run one phase through the ledger, tell the team, and leave an artifact in the Prefect UI."""
+    """Run one phase through the ledger, tell the team, and leave an artifact in the Prefect UI.
+
+    ``upstream`` (the earlier results the phase consumes) and ``params`` (the flow parameters it reads) join
+    the settings it reads in the phase's ledger key (``o2v.phase_keys``).
+    """
+    key = phase_key(ctx.settings, phase, upstream=upstream, params=params)
     try:
-        result, skipped = ctx.runner.run(phase, work, result_type)
+        result, skipped = ctx.runner.run(phase, work, result_type, key=key)
     except PhaseError as exc:
         ctx.notifier.phase(
             ctx.migration_id, phase, "failed", {"reason": exc.reason, "what to do": exc.hint},
@@ -60,7 +69,7 @@ def run_phase(
     shown = figures(result)
     status = "skipped" if skipped else "succeeded"
     if skipped:
-        shown = {"note": "succeeded in an earlier run with the same configuration; not repeated", **shown}
+        shown = {"note": "succeeded in an earlier run with the same inputs; not repeated", **shown}
     ctx.notifier.phase(ctx.migration_id, phase, status, shown, flow_run_url=ctx.flow_run_url)
     _artifact(phase, _markdown(phase, status, shown, result))
     return result

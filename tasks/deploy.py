@@ -6,8 +6,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from o2v.config import Settings
-from o2v.deploy import Deployment, deploy
+from o2v.deploy import Deployment, deploy, status
 from o2v.plan import MigrationPlan
+from o2v.plan.gpu_recheck import GPURecheck, recheck_gpu
 from tasks.common import MigrationContext, run_phase
 
 
@@ -23,13 +24,22 @@ def deploy_secrets(settings: Settings) -> dict[str, str]:
 
 @task(name="deploy", cache_policy=NO_CACHE, timeout_seconds=7200)
 def deploy_phase(ctx: MigrationContext, plan: MigrationPlan) -> Deployment:
+    """Re-read the GPU (the plan's reading may be old), then start vLLM or keep the one running this plan."""
+    checked: list[GPURecheck] = []
+
     def work() -> Deployment:
         spec = plan.launch_spec()
+        current = status(spec.name, ctx.settings.vllm.backend, workdir=ctx.settings.workdir)
+        running = current.exists and current.state in ("running", "restarting")
+        checked.append(recheck_gpu(ctx.settings, plan, vllm_running=running))
         return deploy(
             spec, ctx.settings.vllm.backend, secrets=deploy_secrets(ctx.settings), workdir=ctx.settings.workdir
         )
 
-    return run_phase(ctx, "deploy", work, Deployment, figures=_figures)
+    def figures(result: Deployment) -> dict[str, str]:
+        return _figures(result) | (checked[0].figures() if checked else {})
+
+    return run_phase(ctx, "deploy", work, Deployment, figures=figures, upstream=(plan,))
 
 
 def _figures(result: Deployment) -> dict[str, str]:

@@ -16,7 +16,9 @@ def diagnose_phase(ctx: MigrationContext, *, log_file: str | None = None, probe:
     def work() -> Diagnosis:
         return diagnose(ctx.settings, store=ctx.store, log_path=Path(log_file) if log_file else None, probe=probe)
 
-    return run_phase(ctx, "diagnose", work, Diagnosis, figures=_figures)
+    return run_phase(
+        ctx, "diagnose", work, Diagnosis, figures=_figures, params={"log_file": log_file, "probe": probe}
+    )
 
 
 def _figures(result: Diagnosis) -> dict[str, str]:

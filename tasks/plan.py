@@ -21,7 +21,9 @@ def plan_phase(
         render_compose(plan, ctx.reports_dir / "compose")
         return plan
 
-    return run_phase(ctx, "plan", work, MigrationPlan, figures=_figures)
+    return run_phase(
+        ctx, "plan", work, MigrationPlan, figures=_figures, upstream=(inventory, gpu_report, diagnosis)
+    )
 
 
 def _figures(result: MigrationPlan) -> dict[str, str]:

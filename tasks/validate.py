@@ -71,7 +71,7 @@ def validate_phase(ctx: MigrationContext, plan: MigrationPlan, deployment: Deplo
             report_files=report.files, data_docs_path=verdict.data_docs_path,
         )
 
-    return run_phase(ctx, "validate", work, ValidationResult, figures=_figures)
+    return run_phase(ctx, "validate", work, ValidationResult, figures=_figures, upstream=(plan, deployment))
 
 
 def _figures(result: ValidationResult) -> dict[str, str]:

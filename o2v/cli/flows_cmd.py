@@ -99,6 +99,7 @@ def serve(config: ConfigOption = None) -> None:
     """Serve the migrate, baseline-monitor and rollback deployments from this process (no work pool needed),
     with the Slack approval listener beside them when Socket Mode is configured."""
     from prefect import serve as prefect_serve
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
     from o2v.cli.slack_cmd import start_in_background
 
@@ -111,12 +112,14 @@ def serve(config: ConfigOption = None) -> None:
     from flows.migrate import migrate as migrate_flow
     from flows.rollback import rollback as rollback_flow
 
+    # As in prefect.yaml: one migrate and one rollback run at a time, the next one queued.
+    one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
     deployments = [
-        migrate_flow.to_deployment(name="migrate", enforce_parameter_schema=True),
+        migrate_flow.to_deployment(name="migrate", enforce_parameter_schema=True, concurrency_limit=one_at_a_time),
         baseline_monitor.to_deployment(
             name="baseline-monitor", cron=BASELINE_CRON, enforce_parameter_schema=True
         ),
-        rollback_flow.to_deployment(name="rollback", enforce_parameter_schema=True),
+        rollback_flow.to_deployment(name="rollback", enforce_parameter_schema=True, concurrency_limit=one_at_a_time),
     ]
     # to_deployment is sync here (no running event loop); the union in its signature is for async callers.
     prefect_serve(*cast("list[RunnerDeployment]", deployments))

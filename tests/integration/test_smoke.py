@@ -48,3 +48,44 @@ def test_unknown_vllm_model_is_reported(servers) -> None:
     ollama, vllm = servers
     with pytest.raises(GateFailed, match="does not exist"):
         smoke_test(ollama.url, OLLAMA_MODEL, vllm.url, "no/such-model", prompts=("a",), max_tokens=4)
+
+
+def test_answers_are_kept_compared_and_written_side_by_side(servers, tmp_path) -> None:
+    ollama, vllm = servers
+    result = smoke_test(
+        ollama.url, OLLAMA_MODEL, vllm.url, VLLM_MODEL, prompts=("Say hi.", "List primes."), max_tokens=8,
+        report_dir=tmp_path / "smoke",
+    )
+    # The simulators answer from (seed, prompt) only: same seed, same prompt, the same words on both.
+    assert len(result.comparisons) == 4
+    assert all(c.similarity == 1.0 and c.flags == [] and c.vllm_text for c in result.comparisons)
+    assert all(c.text for c in result.calls)
+    answers = (tmp_path / "smoke" / "answers.md").read_text()
+    assert "No vLLM problems." in answers
+    assert result.comparisons[0].vllm_text.strip()[:20] in answers
+    assert "| prompt | mode | Ollama | vLLM | similarity |" in result.to_markdown()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "shown"),
+    [
+        ("Hello platform team!<|eot_id|><|start_header_id|>assistant<|end_header_id|>",
+         "chat-template tokens in the text: <|eot_id|> <|start_header_id|> <|end_header_id|>",
+         "team!&lt;\\|eot_id\\|&gt;"),
+        ("[INST] Say hello to the platform team [/INST] Hello team </s>",
+         "chat-template tokens in the text: [INST] [/INST] </s>", "[/INST] Hello team &lt;/s&gt;"),
+        ("Hallo Team, das ist eine kurze Antwort und sie ist nicht von dem richtigen Modell.",
+         "answers in de, Ollama in en", "| en/de |"),
+    ],
+)
+def test_a_broken_template_or_another_language_fails_the_gate(servers, tmp_path, text, expected, shown) -> None:
+    from support.crafted_openai import crafted_server
+
+    ollama, _ = servers
+    with crafted_server(text) as url, pytest.raises(GateFailed) as failed:
+        smoke_test(ollama.url, OLLAMA_MODEL, url, "crafted", prompts=("Say hello.",), max_tokens=24,
+                   report_dir=tmp_path / "smoke")
+    assert any(expected in v for v in failed.value.violations)
+    assert "answers side by side: " in failed.value.violations[-1]
+    report = (tmp_path / "smoke" / "answers.md").read_text()
+    assert shown in report

@@ -1,7 +1,7 @@
 """The results store against real databases: a SQLite file and a PostgreSQL server (``postgres_url``).
 
-Every test runs on both; the PostgreSQL variant gets its own schema so parallel runs never see each other's
-rows. Under CI=true a missing PostgreSQL fails the run instead of skipping.
+Every test runs on both (the ``store`` fixture in conftest.py); the PostgreSQL variant gets its own schema so
+parallel runs never see each other's rows. Under CI=true a missing PostgreSQL fails the run instead of skipping.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import asyncio
 import random
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -20,29 +18,6 @@ from support.engines import free_port
 
 from o2v.errors import StoreError
 from o2v.store import LoadTestRunRecord, RequestSample, Store
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        db = Store(f"sqlite:///{tmp_path}/o2v.db")
-        yield db
-        db.close()
-        return
-    url = request.getfixturevalue("postgres_url")
-    schema = f"o2v_test_{uuid.uuid4().hex[:12]}"
-    admin = Store(url)  # resolves the driver the same way the store does
-    with admin.engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    scoped = admin.engine.url.update_query_dict({"options": f"-csearch_path={schema}"})
-    db = Store(scoped.render_as_string(hide_password=False))
-    try:
-        yield db
-    finally:
-        db.close()
-        with admin.engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.close()
 
 
 def sample(i: int = 0, **fields) -> RequestSample:

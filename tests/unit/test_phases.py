@@ -100,3 +100,52 @@ def test_invalidated_phase_runs_again(store: Store) -> None:
 def test_unknown_from_phase_is_rejected(store: Store) -> None:
     with pytest.raises(PhaseError, match="from_phase must be one of"):
         PhaseRunner(store, "m1", "h", from_phase="deplyo")
+
+
+def test_each_phase_is_skipped_by_its_own_key(store: Store) -> None:
+    ran: list[str] = []
+    keys = {"diagnose": "d1", "plan": "p1"}
+    for phase in ("diagnose", "plan"):
+        PhaseRunner(store, "m1", "whole").run(phase, lambda p=phase: ran.append(p) or Result(value=0), Result,
+                                              key=keys[phase])
+    ran.clear()
+    runner = PhaseRunner(store, "m1", "whole-config-changed")  # e.g. a new Slack channel: no phase key moved
+    for phase in ("diagnose", "plan"):
+        runner.run(phase, lambda p=phase: ran.append(p) or Result(value=0), Result, key=keys[phase])
+    assert ran == []
+    runner = PhaseRunner(store, "m1", "whole")
+    runner.run("diagnose", lambda: ran.append("diagnose") or Result(value=0), Result, key="d1")
+    runner.run("plan", lambda: ran.append("plan") or Result(value=0), Result, key="p2")  # plan's input changed
+    assert ran == ["plan"]
+    assert [e.config_hash for e in store.ledger("m1")][-2:] == ["d1", "p2"]
+
+
+def test_a_deploy_is_reused_only_if_nothing_touched_the_container_since(store: Store) -> None:
+    ran: list[str] = []
+
+    def deploy(key: str) -> bool:
+        _, skipped = PhaseRunner(store, "m1", "h").run(
+            "deploy", lambda: ran.append(key) or Result(value=0), Result, key=key
+        )
+        return skipped
+
+    assert deploy("a") is False
+    assert deploy("a") is True
+    assert deploy("b") is False  # another plan replaced the container ...
+    assert deploy("a") is False  # ... so the old success under "a" no longer describes it
+    store.phase_started("m1", "deploy", "a")  # a run killed mid-deploy may have replaced it too
+    assert deploy("a") is False
+    assert ran == ["a", "b", "a", "a"]
+
+
+def test_a_guard_that_raises_stops_the_run_before_the_phase(store: Store) -> None:
+    from o2v.errors import LockHeld
+
+    def lost() -> None:
+        raise LockHeld("migration:m1", "another run", "stop")
+
+    ran: list[str] = []
+    with pytest.raises(PhaseError, match="phase 'deploy' failed: migration:m1 is locked by another run"):
+        PhaseRunner(store, "m1", "h", guard=lost).run("deploy", lambda: ran.append("x") or Result(value=0), Result)
+    assert ran == []
+    assert store.ledger("m1") == []
