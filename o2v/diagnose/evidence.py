@@ -143,8 +143,9 @@ def describe_parallelism(fit: ParallelismFit) -> str:
         return f"{bound}{fit.effective_parallelism:g}"
     high = "open" if fit.effective_parallelism_high is None else f"{fit.effective_parallelism_high:g}"
     slots = ", ".join(str(s) for s in fit.plausible_slots) + ("+" if fit.effective_parallelism_high is None else "")
+    shared = "" if fit.whole_slots else "; not whole slots: they share compute or clients pause"
     return (f"{bound}{fit.effective_parallelism:g} (95%: {fit.effective_parallelism_low:g}-{high}; "
-            f"slots {slots}; confidence {fit.confidence})")
+            f"slots {slots}; confidence {fit.confidence}{shared})")
 
 
 def decide(

@@ -87,14 +87,20 @@ def fit_parallelism(points: list[LevelPoint]) -> ParallelismFit | None:
         if mass >= 0.95:
             break
     plausible.sort()
+    low, high = min(inside), (math.inf if open_ended else max(inside))
+    # No whole number inside the interval: the server does not act like k independent slots (slots that share
+    # one runner's compute, clients that pause between requests); both neighbours stay plausible.
+    whole = open_ended or any(low <= s <= high for s in range(1, int(max_c) + 1))
+    if not whole:
+        plausible = sorted({max(1, math.floor(k)), max(1, math.ceil(k))})
     return ParallelismFit(
         effective_parallelism=round(k, 2), slots=max(1, int(round(k))), service_ms=round(service, 3),
         r_squared=round(r2, 4), lower_bound=plateau_only, throughput_parallelism=throughput_parallelism(usable),
         points_used=len(usable), effective_parallelism_low=round(min(inside), 2),
         effective_parallelism_high=None if open_ended else round(max(inside), 2),
         slot_probabilities={s: round(p, 4) for s, p in probabilities.items() if p >= 0.0005},
-        plausible_slots=plausible, relative_noise=round(noise, 4),
-        confidence=_confidence(plausible, plateau_only, open_ended, len(ys)),
+        plausible_slots=plausible, relative_noise=round(noise, 4), whole_slots=whole,
+        confidence="low" if not whole else _confidence(plausible, plateau_only, open_ended, len(ys)),
     )  # fmt: skip
 
 

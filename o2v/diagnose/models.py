@@ -60,6 +60,9 @@ class ParallelismFit(BaseModel):
         default_factory=list, description="Smallest set of slot counts holding 95% of that likelihood."
     )
     relative_noise: float | None = Field(None, description="Relative timing noise the likelihood used (sigma).")
+    whole_slots: bool = Field(
+        True, description="False when no whole slot count lies in the 95% interval: not k independent slots."
+    )
     confidence: Confidence = Field("low", description="high: one slot count; medium: two neighbours; low: wider.")
 
 
