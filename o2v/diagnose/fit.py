@@ -9,8 +9,8 @@ what was asked for, not what the model, the memory and the version really grante
 A handful of noisy levels rarely pins ``k`` to one integer, so the fit also says how sure it is. With
 Gaussian relative errors of size ``sigma`` the sum of squared relative residuals is a log-likelihood:
 ``L(k) ~ exp(-SSE(k) / (2 sigma^2))`` after profiling ``S`` out. ``sigma`` is estimated from the best fit's
-residuals (``n - 2`` degrees of freedom) but never below a floor, because timing on a real server never
-repeats better than a few percent. The 95% interval on ``k`` is where ``SSE(k) - SSE_min <= 3.84 sigma^2``
+residuals (``n - 2`` degrees of freedom) but never below a floor, because a few levels can fit by chance
+better than a real server's timing ever repeats. The 95% interval on ``k`` is where ``SSE(k) - SSE_min <= 3.84 sigma^2``
 (likelihood ratio, one parameter); each whole slot count gets its normalised likelihood, and the plausible
 slot counts are the smallest set that holds 95% of it.
 """
@@ -22,8 +22,8 @@ import math
 from o2v.diagnose.models import Confidence, LevelPoint, ParallelismFit
 
 _K_STEP = 0.01
-# Relative timing noise assumed at least: repeated closed-loop levels on llama.cpp's server varied by 1-4%
-# here (docs/diagnosis.md), and a probe of a shared production server is no quieter.
+# Relative timing noise assumed at least. Fitted to three or four levels the residuals can vanish by chance
+# (and do for exactly modelled curves); real sweeps recorded here showed 8-20% (docs/diagnosis.md).
 NOISE_FLOOR = 0.03
 _CHI2_95_1DOF = 3.84
 
