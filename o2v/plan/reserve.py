@@ -12,8 +12,9 @@ from published measurements (sources in docs/planning.md):
   utilization"). A GeForce card that drives a display holds 0.4-1.25 GiB for the desktop in published
   ``nvidia-smi`` tables; when the caller does not know, 1.25 GiB is assumed on GeForce cards, 0 elsewhere.
 * **CUDA graphs**: captured after the cache before vLLM 0.21, charged to the budget since
-  (``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS`` defaults to on). With tensor parallelism over PCIe on GeForce
-  cards (no P2P, NCCL instead of custom all-reduce) graph capture took 4.6x what it took on a data-centre card.
+  (``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS`` defaults to on). With tensor parallelism on GeForce cards
+  graph capture took 4.6x what the same model and flags took on a data-centre card (vllm#11452); GeForce cards
+  lack P2P, and vLLM's custom all-reduce needs it.
 * **sampler warm-up**: the profiling pass ends with a dummy sampling step over ``min(max_num_seqs, tokens)``
   rows of fp32 logits; top-k/top-p sorting keeps values, int64 indices, probabilities and their cumulative sum
   alive together, about 7 copies. The peak is the larger of that and the forward pass.

@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from o2v.plan.catalog import ArchFacts
 from o2v.plan.reserve import Reserve, parse_version, reserve
+from o2v.plan.sizing_text import problems_for, steps_for
 
 GiB = 1024**3
 Engine = Literal["v1", "v0"]
@@ -210,8 +211,8 @@ def size(req: SizingRequest) -> SizingResult:
     requested = req.gpu_memory_gib * req.gpu_memory_utilization
     refuses = checks_free and extra.startup_free_gib < requested
 
-    problems = _problems(req, budget, weights, activation, non_torch, kv_memory, num_blocks, blocks_per_seq,
-                         kv_tokens, headroom, cuda_graphs)  # fmt: skip
+    problems = problems_for(req, budget, weights, activation, non_torch, kv_memory, num_blocks, blocks_per_seq,
+                         kv_tokens, headroom, cuda_graphs, _CUDA_CONTEXT_GIB)  # fmt: skip
     if refuses:
         problems.append(
             f"vLLM refuses to start: about {extra.startup_free_gib:.2f} GiB is free when it starts "
@@ -230,7 +231,7 @@ def size(req: SizingRequest) -> SizingResult:
             f"warm-up {extra.sampler_extra_gib:.2f}, spread {extra.spread_gib:.2f}) -- vLLM may refuse "
             f"{req.max_model_len} tokens; lower --max-model-len to {blocks_low * req.block_size} to be sure"
         )
-    steps = _steps(req, budget, weights, activation, non_torch, kv_memory, page, num_blocks, kv_tokens,
+    steps = steps_for(req, budget, weights, activation, non_torch, kv_memory, page, num_blocks, kv_tokens,
                    concurrency, tokens, seqs, kv_heads, kv_dtype_bytes)  # fmt: skip
     steps.append(
         f"conservative bound = {kv_memory / GiB:.2f} - {extra.total_gib:.2f} GiB reserve = {kv_low / GiB:.2f} GiB"
@@ -267,63 +268,6 @@ def size(req: SizingRequest) -> SizingResult:
         problems=problems,
         steps=steps,
     )
-
-
-def _problems(
-    req: SizingRequest, budget: float, weights: float, activation: float, non_torch: float, kv_memory: float,
-    num_blocks: int, blocks_per_seq: int, kv_tokens: int, headroom: float, cuda_graphs: float,
-) -> list[str]:  # fmt: skip
-    problems: list[str] = []
-    if kv_memory <= 0:
-        problems.append(
-            f"no memory left for the KV cache: budget {budget / GiB:.2f} GiB minus weights "
-            f"{weights / GiB:.2f}, "
-            f"activations {activation / GiB:.2f} and non-torch {non_torch / GiB:.2f} GiB is "
-            f"{kv_memory / GiB:.2f} GiB"
-            " -- raise --gpu-memory-utilization, use a quantized variant (AWQ/GPTQ/FP8) or more GPUs"
-        )
-    elif num_blocks < blocks_per_seq:
-        problems.append(
-            f"one sequence of {req.max_model_len} tokens needs {blocks_per_seq} blocks but only "
-            f"{num_blocks} fit "
-            f"({kv_tokens} tokens) -- lower --max-model-len to at most {kv_tokens} or free memory"
-        )
-    if headroom < _CUDA_CONTEXT_GIB + cuda_graphs:
-        problems.append(
-            f"only {headroom:.2f} GiB stays outside the budget but the CUDA context and CUDA "
-            "graphs need about "
-            f"{_CUDA_CONTEXT_GIB + cuda_graphs:.2f} GiB -- lower --gpu-memory-utilization or add "
-            "--enforce-eager"
-        )
-    return problems
-
-
-def _steps(
-    req: SizingRequest, budget: float, weights: float, activation: float, non_torch: float, kv_memory: float,
-    page: int, num_blocks: int, kv_tokens: int, concurrency: float, tokens: int, seqs: int, kv_heads: int,
-    kv_dtype_bytes: int,
-) -> list[str]:  # fmt: skip
-    arch, tp = req.arch, req.tensor_parallel_size
-    return [
-        f"budget = {req.gpu_memory_gib:.2f} GiB x {req.gpu_memory_utilization:.2f} = {budget / GiB:.2f} GiB",
-        f"weights = {arch.params_b:.3f} B params"
-        + (f" ({req.quantization})" if req.quantization else f" x {4 if req.dtype == 'float32' else 2} bytes")
-        + (f" / TP {tp}" if tp > 1 else "")
-        + f" = {weights / GiB:.2f} GiB",
-        f"activations = {tokens} batched tokens x (2 x {arch.hidden_size} + 3 x "
-        f"{arch.intermediate_size}/{tp}) x 2 B"
-        f" + {min(seqs, tokens)} seqs x {arch.vocab_size} vocab x 4 B = {activation / GiB:.2f} GiB",
-        f"non-torch memory = {non_torch / GiB:.2f} GiB",
-        f"KV cache = {budget / GiB:.2f} - {weights / GiB:.2f} - {activation / GiB:.2f} - "
-        f"{non_torch / GiB:.2f}"
-        f" = {kv_memory / GiB:.2f} GiB",
-        f"page = 2 x {req.block_size} x {kv_heads} KV heads/GPU x {arch.head_size} x "
-        f"{kv_dtype_bytes} B = {page} B"
-        f"; x {arch.num_layers} layers = {page * arch.num_layers} B per block",
-        f"blocks = {max(kv_memory, 0) / GiB:.2f} GiB // {page * arch.num_layers} B = {num_blocks}"
-        f" -> {kv_tokens:,} tokens",
-        f"max concurrency = {num_blocks} / ceil({req.max_model_len} / {req.block_size}) = {concurrency:.2f}x",
-    ]
 
 
 def largest_fitting_len(req: SizingRequest, floor: int = 1024) -> int | None:
