@@ -225,6 +225,10 @@ def make_plan(
             f"max_model_len {length}: largest context Ollama was seen using, at least {DEFAULT_CONTEXT}, "
             f"capped by the model's {entry.arch.max_position_embeddings}",
             why,
+            f"fits: {result.verdict} -- vLLM should report about {result.kv_cache_tokens:,} KV tokens "
+            f"({result.max_concurrency:.2f}x); the conservative bound holds {result.kv_cache_tokens_low:,} "
+            f"({result.max_concurrency_low:.2f}x) after {result.reserve.total_gib:.2f} GiB for what start-up may "
+            f"also charge (other processes {result.reserve.other_processes_gib:.2f} GiB measured)",
         ]  # fmt: skip
         periods.append(
             PeriodFlags(

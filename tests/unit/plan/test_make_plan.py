@@ -158,3 +158,11 @@ def test_desktop_card_plans_with_the_measured_desktop_memory() -> None:
     )
     assert not tight.after_decommission.sizing.fits
     assert any("vLLM refuses to start" in n for n in tight.notes)
+
+
+def test_reasoning_names_the_verdict_and_both_estimates() -> None:
+    s = Settings()
+    plan = make_plan(s, inventory("llama3.1:8b"), gpu(s, "a100-80gb.json"))
+    line = next(r for r in plan.after_decommission.reasoning if r.startswith("fits: "))
+    assert line.startswith("fits: fits -- vLLM should report about")
+    assert f"{plan.after_decommission.sizing.kv_cache_tokens_low:,}" in line
