@@ -88,7 +88,7 @@ def reserve(
     logits_bytes: float,
     non_torch_gib: float,
 ) -> Reserve:
-    """The conservative terms for one configuration; an unknown version takes the worse of each behaviour."""
+    """The conservative terms for one configuration; an unknown version takes the worst single version's."""
     version = parse_version(vllm_version)
     assumed = other_processes_gib is None
     if other_processes_gib is None:
@@ -99,6 +99,9 @@ def reserve(
     charges_others = v1 and (version is None or version < (0, 9))
     graphs_in_budget = v1 and not enforce_eager and (version is None or version >= (0, 21))
     graphs = cuda_graph_gib * (_GEFORCE_TP_GRAPH_FACTOR if tensor_parallel_size > 1 and is_geforce(gpu_name) else 1)
+    if charges_others and graphs_in_budget:
+        # Unknown version: no single vLLM charges both (others before 0.9, graphs from 0.21); take the larger.
+        charges_others, graphs_in_budget = other >= graphs, other < graphs
     forward = forward_bytes + logits_bytes
     sampler_extra = max(0.0, _SAMPLER_COPIES * logits_bytes - forward) / GiB
     spread = _ACTIVATION_SPREAD * forward / GiB + max(0.0, _NON_TORCH_HIGH_GIB - non_torch_gib)

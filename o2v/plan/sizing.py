@@ -79,7 +79,7 @@ class SizingRequest(BaseModel):
         description="Memory other processes (desktop, Ollama) hold when vLLM starts; None = assumed for the card.",
     )  # fmt: skip
     vllm_version: str | None = Field(
-        default=None, description="e.g. '0.11.0' or an image tag; None = unknown, the worse behaviour is assumed."
+        default=None, description="e.g. '0.11.0' or an image tag; None = unknown, the worst version is assumed."
     )
 
     @model_validator(mode="after")

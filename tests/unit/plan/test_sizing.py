@@ -174,3 +174,13 @@ def test_version_parsing() -> None:
     assert parse_version("0.9.1") == (0, 9)
     assert parse_version("registry:5000/vllm:latest") is None
     assert parse_version(None) is None
+
+
+def test_unknown_version_charges_the_worst_single_version_not_both() -> None:
+    """Other processes are charged before 0.9 and CUDA graphs from 0.21: no version does both."""
+    unknown = size(req(**RTX3090, other_processes_gib=1.0)).reserve
+    assert unknown.other_processes_charged_gib == 1.0
+    assert unknown.cuda_graphs_charged_gib == 0.0
+    small_desktop = size(req(**RTX3090, other_processes_gib=0.2)).reserve
+    assert small_desktop.other_processes_charged_gib == 0.0
+    assert small_desktop.cuda_graphs_charged_gib > 0.2
