@@ -25,6 +25,8 @@ def _figures(result: Diagnosis) -> dict[str, str]:
     return {
         "verdict": str(result.verdict),
         "effective parallelism": "-" if result.effective_parallelism is None else f"{result.effective_parallelism:.1f}",
+        "plausible slots": ", ".join(map(str, result.plausible_slots)) or "-",
+        "fit confidence": result.parallelism_confidence or "-",
         "queueing share": "-" if result.queue_share is None else f"{result.queue_share:.0%}",
         "reasons": "; ".join(result.reasons[:3]),
     }

@@ -65,6 +65,10 @@ def size_cmd(
     kv_cache_dtype: Annotated[str, typer.Option(help="auto, fp8, fp8_e4m3 or fp8_e5m2.")] = "auto",
     max_num_seqs: Annotated[int | None, typer.Option(help="Default: vLLM's for this GPU.")] = None,
     gpu_name: Annotated[str, typer.Option(help="Device name (vLLM uses smaller defaults on A100).")] = "",
+    other_processes_gib: Annotated[
+        float | None, typer.Option(help="GiB other processes (desktop, Ollama) hold; default: assumed for the card.")
+    ] = None,
+    vllm_version: Annotated[str | None, typer.Option(help="e.g. 0.11.0; default: unknown (worse case).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full arithmetic as JSON.")] = False,
 ) -> None:
     """How many sequences of this length fit? vLLM's arithmetic, without any server or GPU."""
@@ -86,6 +90,7 @@ def size_cmd(
             gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
             tensor_parallel_size=tensor_parallel_size, dtype=dtype, quantization=quantization,  # type: ignore[arg-type]
             kv_cache_dtype=kv_cache_dtype, max_num_seqs=max_num_seqs,  # type: ignore[arg-type]
+            other_processes_gib=other_processes_gib, vllm_version=vllm_version,
         )  # fmt: skip
     except ValidationError as exc:
         fail("; ".join(f"--{'-'.join(str(p) for p in e['loc']).replace('_', '-')}: {e['msg']}" for e in exc.errors()))
@@ -98,6 +103,11 @@ def size_cmd(
         console.print(f"GPU KV cache size: {result.kv_cache_tokens:,} tokens", highlight=False)
         console.print(
             f"Maximum concurrency for {max_model_len:,} tokens per request: {result.max_concurrency:.2f}x",
+            highlight=False,
+        )
+        console.print(
+            f"conservative bound: {result.kv_cache_tokens_low:,} tokens, {result.max_concurrency_low:.2f}x "
+            f"-> {result.verdict}",
             highlight=False,
         )
         for problem in result.problems:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from o2v.config import Settings
 from o2v.diagnose.evidence import decide, not_concurrency_findings, score_signs
-from o2v.diagnose.fit import fit_parallelism, queue_share_at, timeout_crossing
+from o2v.diagnose.fit import fit_parallelism, queue_share_at, queue_share_range, timeout_crossing
 from o2v.diagnose.logstats import analyse_log
 from o2v.diagnose.models import Diagnosis, LevelPoint, LogSummary, PeriodStats, ProbeOutcome
 from o2v.diagnose.probe import run_probe
@@ -73,11 +73,13 @@ def diagnose(
     if log is not None and log.p95_in_flight:
         reference = float(max(log.p95_in_flight, 1))
     queue_share: float | None = None
+    queue_range: tuple[float, float] | None = None
     if log is not None and log.queue_s_total is not None and log.latency_s_total > 0 \
             and log.inference_requests >= settings.thresholds.min_samples:
         queue_share = round(log.queue_s_total / log.latency_s_total, 4)
     elif fit is not None:
         queue_share = queue_share_at(fit, reference)
+        queue_range = queue_share_range(fit, reference)
 
     peak: PeriodStats | None
     off: PeriodStats | None
@@ -108,7 +110,8 @@ def diagnose(
                                         max_reloads_per_day=d.max_reloads_per_day)
     have_data = fit is not None or bool(log and log.inference_requests) or bool(stored)
     verdict, problem, reasons = decide(
-        fit=fit, queue_share=queue_share, outgrown_queue_share=settings.thresholds.outgrown_queue_share,
+        fit=fit, queue_share=queue_share, queue_share_range=queue_range,
+        outgrown_queue_share=settings.thresholds.outgrown_queue_share,
         timeout_crossing=crossing, reference_concurrency=reference, signs=signs, findings=findings,
         timeout_rate=timeout_rate, max_timeout_rate=settings.thresholds.max_timeout_rate, have_data=have_data,
     )
@@ -121,6 +124,10 @@ def diagnose(
         effective_parallelism=fit.effective_parallelism if fit else None,
         effective_parallelism_slots=fit.slots if fit else None,
         parallelism_is_lower_bound=fit.lower_bound if fit else False,
+        effective_parallelism_low=fit.effective_parallelism_low if fit else None,
+        effective_parallelism_high=fit.effective_parallelism_high if fit else None,
+        plausible_slots=list(fit.plausible_slots) if fit else [],
+        parallelism_confidence=fit.confidence if fit else None, queue_share_range=queue_range,
         configured_num_parallel=configured, fit=fit, levels=levels, client_timeout_s=timeout_s,
         timeout_crossing_concurrency=crossing, reference_concurrency=reference, queue_share=queue_share,
         service_ms=service_ms, peak=peak, off_hours=off, timeout_rate=timeout_rate, abort_rate=abort_rate,

@@ -136,6 +136,18 @@ def not_concurrency_findings(
     return sorted(findings, key=lambda f: f.kind != "keep_alive_reloads")
 
 
+def describe_parallelism(fit: ParallelismFit) -> str:
+    """'2 (95%: 1.87-2.12; slots 2; confidence high)', 'at least 4 (...)' for a lower bound."""
+    bound = "at least " if fit.lower_bound else ""
+    if fit.effective_parallelism_low is None:
+        return f"{bound}{fit.effective_parallelism:g}"
+    high = "open" if fit.effective_parallelism_high is None else f"{fit.effective_parallelism_high:g}"
+    slots = ", ".join(str(s) for s in fit.plausible_slots) + ("+" if fit.effective_parallelism_high is None else "")
+    shared = "" if fit.whole_slots else "; not whole slots: they share compute or clients pause"
+    return (f"{bound}{fit.effective_parallelism:g} (95%: {fit.effective_parallelism_low:g}-{high}; "
+            f"slots {slots}; confidence {fit.confidence}{shared})")
+
+
 def decide(
     *,
     fit: ParallelismFit | None,
@@ -148,6 +160,7 @@ def decide(
     timeout_rate: float | None,
     max_timeout_rate: float,
     have_data: bool,
+    queue_share_range: tuple[float, float] | None = None,
 ) -> tuple[Verdict, Problem, list[str]]:
     """Verdict, the problem's kind and every reason, in the order a reader should see them."""
     present = [s for s in signs if s.status == "present"]
@@ -162,12 +175,16 @@ def decide(
     timeouts = timeout_rate is not None and timeout_rate > max_timeout_rate
     concurrency = queue_bound or crosses or len(present) >= 3 or (timeouts and queue_share is not None
                                                                     and queue_share > 0.25)
+    # A share read off the fit is only as sure as the fit: when the threshold lies inside the share's range over
+    # the 95% interval on k, the queueing evidence alone cannot decide.
+    undecided = queue_share_range is not None and queue_share_range[0] < outgrown_queue_share <= queue_share_range[1]
     if fit is not None:
-        bound = "at least " if fit.lower_bound else ""
-        reasons.append(f"effective parallelism {bound}{fit.effective_parallelism:g} "
+        reasons.append(f"effective parallelism {describe_parallelism(fit)} "
                        f"(one request alone: {fit.service_ms / 1000:.2f} s, fit R^2 {fit.r_squared:.2f})")
     if queue_share is not None:
-        reasons.append(f"{queue_share:.0%} of latency is queueing at concurrency {reference_concurrency:g} "
+        spread = "" if queue_share_range is None else \
+            f", {queue_share_range[0]:.0%}-{queue_share_range[1]:.0%} across the interval on k"
+        reasons.append(f"{queue_share:.0%} of latency is queueing at concurrency {reference_concurrency:g}{spread} "
                        f"(outgrown above {outgrown_queue_share:.0%})")
     if timeout_crossing is not None:
         reasons.append(f"p95 latency reaches the client timeout from concurrency {timeout_crossing}")
@@ -182,6 +199,12 @@ def decide(
         if concurrency:
             lead.append("queueing is present too: fix the above first, then diagnose again")
         return "stay", problem, lead + reasons
+    others = crosses or len(present) >= 3 or timeouts
+    if undecided and not others:
+        return "inconclusive", "unknown", [
+            "the fit cannot tell whether queueing passes the threshold: its 95% interval on the slot count spans "
+            "both sides -- probe more levels (above the knee) or more requests per level"
+        ] + reasons
     if concurrency:
         return "migrate", "concurrency", ["requests queue for Ollama's slots: vLLM's continuous batching "
                                           "serves them together"] + reasons

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from o2v.store import utcnow
 
 Verdict = Literal["migrate", "stay", "inconclusive"]
+Confidence = Literal["high", "medium", "low"]
 Problem = Literal["concurrency", "hardware_or_model_size", "keep_alive_reloads", "none", "unknown"]
 
 
@@ -48,6 +49,21 @@ class ParallelismFit(BaseModel):
         None, description="Cross-check: peak throughput x latency alone (Little's law), independent of the fit."
     )
     points_used: int
+    effective_parallelism_low: float | None = Field(None, description="Lower end of the 95% interval on k.")
+    effective_parallelism_high: float | None = Field(
+        None, description="Upper end of the 95% interval on k; None when no level went past it (open-ended)."
+    )
+    slot_probabilities: dict[int, float] = Field(
+        default_factory=dict, description="Normalised likelihood of each whole slot count up to the top level."
+    )
+    plausible_slots: list[int] = Field(
+        default_factory=list, description="Smallest set of slot counts holding 95% of that likelihood."
+    )
+    relative_noise: float | None = Field(None, description="Relative timing noise the likelihood used (sigma).")
+    whole_slots: bool = Field(
+        True, description="False when no whole slot count lies in the 95% interval: not k independent slots."
+    )
+    confidence: Confidence = Field("low", description="high: one slot count; medium: two neighbours; low: wider.")
 
 
 class PeriodStats(BaseModel):
@@ -140,6 +156,13 @@ class Diagnosis(BaseModel):
     effective_parallelism: float | None = None
     effective_parallelism_slots: int | None = None
     parallelism_is_lower_bound: bool = False
+    effective_parallelism_low: float | None = Field(None, description="95% interval on k, lower end.")
+    effective_parallelism_high: float | None = Field(None, description="95% interval on k, upper end (None: open).")
+    plausible_slots: list[int] = Field(default_factory=list, description="Slot counts holding 95% of the likelihood.")
+    parallelism_confidence: Confidence | None = None
+    queue_share_range: tuple[float, float] | None = Field(
+        None, description="Queueing share across the interval on k, when the share comes from the fit."
+    )
     configured_num_parallel: int | None = None
     fit: ParallelismFit | None = None
     levels: list[LevelPoint] = Field(default_factory=list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from o2v.diagnose.evidence import describe_parallelism
 from o2v.diagnose.models import Diagnosis
 
 
@@ -18,7 +19,8 @@ def to_markdown(d: Diagnosis) -> str:
     lines += [f"- {reason}" for reason in d.reasons]
     lines += ["", "| figure | value |", "|---|---|"]
     parallel = "-" if d.effective_parallelism is None else (
-        ("at least " if d.parallelism_is_lower_bound else "") + f"{d.effective_parallelism:g}")
+        describe_parallelism(d.fit) if d.fit is not None
+        else ("at least " if d.parallelism_is_lower_bound else "") + f"{d.effective_parallelism:g}")
     rows = [
         ("effective parallelism (slots)", parallel),
         ("OLLAMA_NUM_PARALLEL (server config)", str(d.configured_num_parallel or "-")),

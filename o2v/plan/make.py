@@ -16,6 +16,7 @@ from o2v.gpu import GPUReport, verify_gpu
 from o2v.inventory import Inventory
 from o2v.plan.catalog import ArchFacts, candidates, lookup, lookup_by_name
 from o2v.plan.registry import GGUF_EMBEDDING, hf_architecture_for_gguf, is_supported
+from o2v.plan.reserve import STARTUP_CONTEXT_GIB
 from o2v.plan.sizing import QuantMethod, SizingRequest, SizingResult, largest_fitting_len, size
 from o2v.plan.types import MigrationPlan, ModelPlan, PeriodFlags
 
@@ -23,8 +24,9 @@ DEFAULT_OLLAMA_IMAGE = "ollama/ollama:0.12.3"
 # Context to offer when Ollama shows nothing bigger: what the guide recommends for team use.
 DEFAULT_CONTEXT = 8192
 MIN_CONTEXT = 2048
-# Memory the planned share leaves free on a shared GPU, beyond gpu.min_free_gib: CUDA context of vLLM.
-SHARED_MARGIN_GIB = 0.5
+# Memory the planned share leaves free on a shared GPU, beyond gpu.min_free_gib: vLLM's own CUDA context, which
+# exists before vLLM compares free memory with utilization x total (and refuses to start when it is short).
+SHARED_MARGIN_GIB = STARTUP_CONTEXT_GIB
 
 
 def cuda_visible_gib(nvml_total_gib: float) -> float:
@@ -166,12 +168,18 @@ def make_plan(
     desired = _desired_context(settings, inventory, primary.ollama_tag, entry.arch)
     notes: list[str] = []
 
-    def request(util: float, length: int, quant: QuantMethod | None) -> SizingRequest:
+    # What other processes hold when vLLM starts: everything in use now (Ollama included) while side by side,
+    # everything but Ollama once it is gone (a desktop, other services). Measured, so nothing is assumed.
+    held_now = max(0.0, cuda_total - gpu.free_gib)
+    others = {"side_by_side": held_now, "after_decommission": max(0.0, held_now - report.ollama_vram_gib)}
+
+    def request(util: float, length: int, quant: QuantMethod | None, period: str = "side_by_side") -> SizingRequest:
         return SizingRequest(
             model_name=entry.variants.get(quant, entry.hf_repo) if quant else entry.hf_repo, arch=entry.arch,
             gpu_memory_gib=cuda_total, gpu_name=gpu.name, gpu_memory_utilization=max(util, 0.01),
             max_model_len=length, tensor_parallel_size=tp, dtype=dtype, quantization=quant,
             kv_cache_dtype=settings.vllm.kv_cache_dtype, enforce_eager=settings.vllm.enforce_eager,
+            other_processes_gib=round(others[period], 3), vllm_version=settings.vllm.image,
         )  # fmt: skip
 
     if primary.quantization:
@@ -208,7 +216,7 @@ def make_plan(
     typical = min(length, 1024 + max_tokens)
     periods: list[PeriodFlags] = []
     for period, util in (("side_by_side", util_side), ("after_decommission", util_after)):
-        result = size(request(util, length, quant))
+        result = size(request(util, length, quant, period))
         seqs, why = _choose_seqs(settings, result, target, typical)
         reasoning = [
             f"gpu_memory_utilization {util:.2f}: "
@@ -218,6 +226,10 @@ def make_plan(
             f"max_model_len {length}: largest context Ollama was seen using, at least {DEFAULT_CONTEXT}, "
             f"capped by the model's {entry.arch.max_position_embeddings}",
             why,
+            f"fits: {result.verdict} -- vLLM should report about {result.kv_cache_tokens:,} KV tokens "
+            f"({result.max_concurrency:.2f}x); the conservative bound holds {result.kv_cache_tokens_low:,} "
+            f"({result.max_concurrency_low:.2f}x) after {result.reserve.total_gib:.2f} GiB for what start-up may "
+            f"also charge (other processes {result.reserve.other_processes_gib:.2f} GiB measured)",
         ]  # fmt: skip
         periods.append(
             PeriodFlags(

@@ -13,8 +13,14 @@ vLLM (``gpu_worker.determine_available_memory`` and ``kv_cache_utils``) does thi
 Only the activation peak and the non-torch memory are measured by vLLM rather than computed; they are
 estimated here from the shapes of the profiling pass (see ``activation_bytes``). The estimate is checked
 against real start-up logs in tests/unit/plan/test_sizing_against_vllm_logs.py. CUDA graphs are captured
-after the KV cache is allocated (vLLM <= 0.11), so they come out of the memory *outside* the budget: the
+after the KV cache is allocated (vLLM before 0.21), so they come out of the memory *outside* the budget: the
 headroom check below says when that memory is too small.
+
+That central estimate is what vLLM will most likely print. ``fits`` is decided on a conservative bound
+instead (``reserve.py``): the central cache minus what some vLLM versions and some machines also charge to it
+(other processes on the card, CUDA graphs inside the budget, the sampler's warm-up, measured spread), plus
+vLLM's refusal to start when free memory is below ``utilization x total``. ``verdict`` says "fits" when even
+the bound fits, "tight" when only the central estimate does, "does_not_fit" otherwise.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from o2v.plan.catalog import ArchFacts
+from o2v.plan.reserve import Reserve, parse_version, reserve
+from o2v.plan.sizing_text import problems_for, steps_for
 
 GiB = 1024**3
 Engine = Literal["v1", "v0"]
@@ -66,6 +74,13 @@ class SizingRequest(BaseModel):
     weights_gib: float | None = Field(
         default=None, gt=0, description="Override (e.g. vLLM's 'Model loading took X GiB')."
     )
+    other_processes_gib: float | None = Field(
+        default=None, ge=0,
+        description="Memory other processes (desktop, Ollama) hold when vLLM starts; None = assumed for the card.",
+    )  # fmt: skip
+    vllm_version: str | None = Field(
+        default=None, description="e.g. '0.11.0' or an image tag; None = unknown, the worst version is assumed."
+    )
 
     @model_validator(mode="after")
     def _heads_divide(self) -> SizingRequest:
@@ -101,7 +116,12 @@ class SizingResult(BaseModel):
     max_concurrency: float = Field(..., description="Sequences of max_model_len that fit at once.")
     headroom_gib: float = Field(..., description="Memory outside the budget: total * (1 - utilization).")
     cuda_graph_estimate_gib: float
-    fits: bool = Field(..., description="At least one sequence of max_model_len fits.")
+    kv_cache_tokens_low: int = Field(..., description="Conservative bound: central cache minus the reserve.")
+    max_concurrency_low: float
+    reserve: Reserve
+    fits_expected: bool = Field(..., description="One sequence of max_model_len fits the central estimate.")
+    fits: bool = Field(..., description="One sequence fits even the conservative bound and vLLM will start.")
+    verdict: Literal["fits", "tight", "does_not_fit"]
     problems: list[str] = Field(default_factory=list)
     steps: list[str] = Field(default_factory=list, description="The arithmetic, one line per step.")
 
@@ -125,34 +145,41 @@ def weight_bytes(arch: ArchFacts, quantization: str | None, dtype: str, tp: int)
     return (linear * _QUANT_LINEAR_BYTES[quantization] + embeddings * 2) / tp
 
 
+def forward_bytes(arch: ArchFacts, tokens: int, tp: int) -> float:
+    """Forward-pass peak of the profiling run: residual stream and normed hidden state (2 x hidden) and the
+    MLP's gate/up projection and activation (3 x intermediate / TP), in 16 bits, for ``tokens`` tokens."""
+    return tokens * (2 * arch.hidden_size + 3 * arch.intermediate_size / tp) * 2
+
+
+def logits_bytes(arch: ArchFacts, tokens: int, seqs: int) -> float:
+    """fp32 logits of the sampler warm-up: min(max_num_seqs, tokens) rows over the whole vocabulary."""
+    return min(seqs, tokens) * arch.vocab_size * 4
+
+
 def activation_bytes(arch: ArchFacts, tokens: int, seqs: int, tp: int) -> float:
-    """Peak of the profiling pass: the MLP of ``tokens`` tokens plus fp32 logits of ``seqs`` sequences.
-
-    During the dummy forward pass the largest live tensors are the residual stream and normed hidden
-    state (2 x hidden) and the MLP's gate/up projection and activation (3 x intermediate / TP), in 16 bits;
-    the sampler warm-up then holds fp32 logits for min(max_num_seqs, tokens) rows over the whole vocabulary.
-    """
-    mlp = tokens * (2 * arch.hidden_size + 3 * arch.intermediate_size / tp) * 2
-    logits = min(seqs, tokens) * arch.vocab_size * 4
-    return mlp + logits
+    """Central estimate of the activation peak: the forward pass plus one copy of the logits."""
+    return forward_bytes(arch, tokens, tp) + logits_bytes(arch, tokens, seqs)
 
 
-def size(req: SizingRequest) -> SizingResult:
-    """Run vLLM's arithmetic for one model on one GPU configuration."""
-    arch = req.arch
-    tp = req.tensor_parallel_size
+def _batch(req: SizingRequest) -> tuple[int, int]:
     default_tokens, default_seqs = batch_defaults(req.gpu_memory_gib, req.gpu_name, req.usage)
     seqs = req.max_num_seqs or default_seqs
     if req.max_num_batched_tokens is not None:
-        tokens = req.max_num_batched_tokens
-    elif req.engine == "v0":
+        return req.max_num_batched_tokens, seqs
+    if req.engine == "v0":
         # v0 profiles a whole max-length prompt unless it turns chunked prefill on (contexts > 32k).
-        tokens = 2048 if req.max_model_len > 32768 else max(req.max_model_len, 2048)
-    else:
-        tokens = default_tokens
+        return (2048 if req.max_model_len > 32768 else max(req.max_model_len, 2048)), seqs
+    return default_tokens, seqs
 
+
+def size(req: SizingRequest) -> SizingResult:
+    """Run vLLM's arithmetic for one model on one GPU configuration, with its conservative bound."""
+    arch = req.arch
+    tp = req.tensor_parallel_size
+    tokens, seqs = _batch(req)
     weights = req.weights_gib * GiB if req.weights_gib else weight_bytes(arch, req.quantization, req.dtype, tp)
-    activation = activation_bytes(arch, tokens, seqs, tp)
+    forward, logits = forward_bytes(arch, tokens, tp), logits_bytes(arch, tokens, seqs)
+    activation = forward + logits
     non_torch = (
         req.non_torch_gib
         if req.non_torch_gib is not None
@@ -171,49 +198,45 @@ def size(req: SizingRequest) -> SizingResult:
     headroom = req.gpu_memory_gib * (1 - req.gpu_memory_utilization)
     cuda_graphs = 0.0 if req.enforce_eager else round(0.25 + 0.06 * arch.params_b / tp, 2)
 
-    problems: list[str] = []
-    if kv_memory <= 0:
-        problems.append(
-            f"no memory left for the KV cache: budget {budget / GiB:.2f} GiB minus weights "
-            f"{weights / GiB:.2f}, "
-            f"activations {activation / GiB:.2f} and non-torch {non_torch / GiB:.2f} GiB is "
-            f"{kv_memory / GiB:.2f} GiB"
-            " -- raise --gpu-memory-utilization, use a quantized variant (AWQ/GPTQ/FP8) or more GPUs"
-        )
-    elif num_blocks < blocks_per_seq:
-        problems.append(
-            f"one sequence of {req.max_model_len} tokens needs {blocks_per_seq} blocks but only "
-            f"{num_blocks} fit "
-            f"({kv_tokens} tokens) -- lower --max-model-len to at most {kv_tokens} or free memory"
-        )
-    if headroom < _CUDA_CONTEXT_GIB + cuda_graphs:
-        problems.append(
-            f"only {headroom:.2f} GiB stays outside the budget but the CUDA context and CUDA "
-            "graphs need about "
-            f"{_CUDA_CONTEXT_GIB + cuda_graphs:.2f} GiB -- lower --gpu-memory-utilization or add "
-            "--enforce-eager"
-        )
+    extra = reserve(
+        gpu_memory_gib=req.gpu_memory_gib, gpu_name=req.gpu_name, other_processes_gib=req.other_processes_gib,
+        vllm_version=req.vllm_version, engine=req.engine, enforce_eager=req.enforce_eager,
+        tensor_parallel_size=tp, cuda_graph_gib=cuda_graphs, forward_bytes=forward, logits_bytes=logits,
+        non_torch_gib=non_torch / GiB,
+    )  # fmt: skip
+    kv_low = kv_memory - extra.total_gib * GiB
+    blocks_low = max(0, int(kv_low // page // arch.num_layers))
+    version = parse_version(req.vllm_version)
+    checks_free = req.engine == "v1" and (version is None or version >= (0, 9))
+    requested = req.gpu_memory_gib * req.gpu_memory_utilization
+    refuses = checks_free and extra.startup_free_gib < requested
 
-    steps = [
-        f"budget = {req.gpu_memory_gib:.2f} GiB x {req.gpu_memory_utilization:.2f} = {budget / GiB:.2f} GiB",
-        f"weights = {arch.params_b:.3f} B params"
-        + (f" ({req.quantization})" if req.quantization else f" x {4 if req.dtype == 'float32' else 2} bytes")
-        + (f" / TP {tp}" if tp > 1 else "")
-        + f" = {weights / GiB:.2f} GiB",
-        f"activations = {tokens} batched tokens x (2 x {arch.hidden_size} + 3 x "
-        f"{arch.intermediate_size}/{tp}) x 2 B"
-        f" + {min(seqs, tokens)} seqs x {arch.vocab_size} vocab x 4 B = {activation / GiB:.2f} GiB",
-        f"non-torch memory = {non_torch / GiB:.2f} GiB",
-        f"KV cache = {budget / GiB:.2f} - {weights / GiB:.2f} - {activation / GiB:.2f} - "
-        f"{non_torch / GiB:.2f}"
-        f" = {kv_memory / GiB:.2f} GiB",
-        f"page = 2 x {req.block_size} x {kv_heads} KV heads/GPU x {arch.head_size} x "
-        f"{kv_dtype_bytes} B = {page} B"
-        f"; x {arch.num_layers} layers = {page * arch.num_layers} B per block",
-        f"blocks = {max(kv_memory, 0) / GiB:.2f} GiB // {page * arch.num_layers} B = {num_blocks}"
-        f" -> {kv_tokens:,} tokens",
-        f"max concurrency = {num_blocks} / ceil({req.max_model_len} / {req.block_size}) = {concurrency:.2f}x",
-    ]
+    problems = problems_for(req, budget, weights, activation, non_torch, kv_memory, num_blocks, blocks_per_seq,
+                         kv_tokens, headroom, cuda_graphs, _CUDA_CONTEXT_GIB)  # fmt: skip
+    if refuses:
+        problems.append(
+            f"vLLM refuses to start: about {extra.startup_free_gib:.2f} GiB is free when it starts "
+            f"({req.gpu_memory_gib:.2f} GiB minus {extra.other_processes_gib:.2f} GiB held by other processes"
+            + (" (assumed for a GeForce card)" if extra.other_processes_assumed else "")
+            + f" and its own CUDA context) but --gpu-memory-utilization {req.gpu_memory_utilization:.2f} asks for "
+            f"{requested:.2f} GiB -- lower it or free the GPU"
+        )
+    fits_expected = kv_memory > 0 and num_blocks >= blocks_per_seq
+    fits = fits_expected and blocks_low >= blocks_per_seq and not refuses
+    if fits_expected and not fits and not refuses:
+        problems.append(
+            f"tight: the central estimate holds {kv_tokens:,} tokens but the conservative bound only "
+            f"{blocks_low * req.block_size:,} (minus {extra.total_gib:.2f} GiB: other processes "
+            f"{extra.other_processes_charged_gib:.2f}, CUDA graphs {extra.cuda_graphs_charged_gib:.2f}, sampler "
+            f"warm-up {extra.sampler_extra_gib:.2f}, spread {extra.spread_gib:.2f}) -- vLLM may refuse "
+            f"{req.max_model_len} tokens; lower --max-model-len to {blocks_low * req.block_size} to be sure"
+        )
+    steps = steps_for(req, budget, weights, activation, non_torch, kv_memory, page, num_blocks, kv_tokens,
+                   concurrency, tokens, seqs, kv_heads, kv_dtype_bytes)  # fmt: skip
+    steps.append(
+        f"conservative bound = {kv_memory / GiB:.2f} - {extra.total_gib:.2f} GiB reserve = {kv_low / GiB:.2f} GiB"
+        f" -> {blocks_low * req.block_size:,} tokens, {blocks_low / blocks_per_seq:.2f}x"
+    )
     return SizingResult(
         model_name=req.model_name,
         gpu_memory_gib=req.gpu_memory_gib,
@@ -236,15 +259,20 @@ def size(req: SizingRequest) -> SizingResult:
         max_concurrency=round(concurrency, 2),
         headroom_gib=round(headroom, 2),
         cuda_graph_estimate_gib=cuda_graphs,
-        fits=kv_memory > 0 and num_blocks >= blocks_per_seq,
+        kv_cache_tokens_low=blocks_low * req.block_size,
+        max_concurrency_low=round(blocks_low / blocks_per_seq, 2),
+        reserve=extra,
+        fits_expected=fits_expected,
+        fits=fits,
+        verdict="fits" if fits else ("tight" if fits_expected and not refuses else "does_not_fit"),
         problems=problems,
         steps=steps,
     )
 
 
 def largest_fitting_len(req: SizingRequest, floor: int = 1024) -> int | None:
-    """The longest max_model_len (multiple of the block size) that still fits one sequence, or None."""
+    """The longest max_model_len (multiple of the block size) that fits the conservative bound, or None."""
     result = size(req.model_copy(update={"max_model_len": floor}))
     if not result.fits:
         return None
-    return max(floor, result.kv_cache_tokens // req.block_size * req.block_size)
+    return max(floor, result.kv_cache_tokens_low // req.block_size * req.block_size)

@@ -7,7 +7,13 @@ import random
 import pytest
 from _diag_synth import closed_loop_samples
 
-from o2v.diagnose.fit import fit_parallelism, queue_share_at, throughput_parallelism, timeout_crossing
+from o2v.diagnose.fit import (
+    fit_parallelism,
+    queue_share_at,
+    queue_share_range,
+    throughput_parallelism,
+    timeout_crossing,
+)
 from o2v.diagnose.models import LevelPoint
 from o2v.diagnose.samples import levels_from_samples
 
@@ -77,3 +83,60 @@ def test_timeout_crossing_and_queue_share() -> None:
     over = LevelPoint(concurrency=10, requests=5, completed=5, p95_e2e_ms=31_000, little_latency_ms=20_000)
     measured = [*points, over]
     assert timeout_crossing(measured, fit, 30) == 10
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_exact_curves_are_certain(k: int) -> None:
+    fit = fit_parallelism(_points(k, 2000, [1, 2, 4, 8]))
+    assert fit is not None
+    assert fit.plausible_slots == [k]
+    assert fit.confidence == "high"
+    assert fit.effective_parallelism_low is not None
+    assert fit.effective_parallelism_high is not None
+    assert fit.effective_parallelism_low <= k <= fit.effective_parallelism_high
+    assert fit.relative_noise == 0.03  # no residual at all: the noise floor sets the width
+    assert fit.slot_probabilities[k] == pytest.approx(1.0, abs=0.01)
+
+
+def test_too_few_noisy_levels_say_so() -> None:
+    """Three levels and 20% noise: more than one slot count stays plausible and the label is not 'high'."""
+    wide = [fit_parallelism(_points(3, 1500, [1, 2, 4], noise=0.20, seed=seed)) for seed in range(1, 9)]
+    assert all(f is not None for f in wide)
+    assert any(len(f.plausible_slots) > 1 for f in wide if f is not None)
+    assert all(f.confidence != "high" for f in wide if f is not None and len(f.plausible_slots) > 1)
+    two_levels = fit_parallelism(_points(1, 1500, [1, 2]))
+    assert two_levels is not None
+    assert two_levels.confidence in {"medium", "low"}
+
+
+def test_interval_covers_the_true_slot_count() -> None:
+    """Calibration: across 80 noisy sweeps the 95% interval holds the true k in at least 85% of them."""
+    hits = total = 0
+    for seed in range(80):
+        k = 1 + seed % 4
+        fit = fit_parallelism(_points(k, 1000, [1, 2, 3, 4, 6, 8], noise=0.10, seed=seed))
+        assert fit is not None
+        assert fit.effective_parallelism_low is not None
+        high = fit.effective_parallelism_high if fit.effective_parallelism_high is not None else float("inf")
+        hits += fit.effective_parallelism_low <= k <= high
+        total += 1
+    assert hits / total >= 0.85
+
+
+def test_plateau_only_is_open_ended_and_low_confidence() -> None:
+    fit = fit_parallelism(_points(8, 1000, [1, 2, 4]))
+    assert fit is not None
+    assert fit.effective_parallelism_high is None
+    assert fit.confidence == "low"
+    assert queue_share_range(fit, 6) == (0.0, pytest.approx(1 - fit.effective_parallelism_low / 6, abs=1e-3))
+
+
+def test_queue_share_range_spans_the_interval() -> None:
+    fit = fit_parallelism(_points(2, 1000, [1, 2, 3, 4, 6, 8], noise=0.10, seed=5))
+    assert fit is not None
+    assert fit.effective_parallelism_low is not None
+    assert fit.effective_parallelism_high is not None
+    least, most = queue_share_range(fit, 3)
+    assert least == pytest.approx(max(0.0, 1 - fit.effective_parallelism_high / 3), abs=1e-3)
+    assert most == pytest.approx(1 - fit.effective_parallelism_low / 3, abs=1e-3)
+    assert least <= queue_share_at(fit, 3) <= most

@@ -111,3 +111,21 @@ def test_observed_human_signs(store: Store) -> None:
                                 "non_developer_users": True})
     assert result.signs_present == 3
     assert result.verdict == "migrate"
+
+
+def test_a_fit_that_straddles_the_threshold_is_inconclusive() -> None:
+    """The queueing share read off the fit is 50-70% across its interval on k: the evidence cannot decide."""
+    from o2v.diagnose.evidence import decide
+    from o2v.diagnose.models import ParallelismFit
+
+    fit = ParallelismFit(effective_parallelism=1.2, slots=1, service_ms=2000, r_squared=0.9, lower_bound=False,
+                         points_used=3, effective_parallelism_low=0.9, effective_parallelism_high=1.6,
+                         plausible_slots=[1, 2], confidence="medium")  # fmt: skip
+    common = dict(fit=fit, outgrown_queue_share=0.5, timeout_crossing=None, reference_concurrency=3.0, signs=[],
+                  findings=[], timeout_rate=None, max_timeout_rate=0.01, have_data=True)  # fmt: skip
+    verdict, problem, reasons = decide(queue_share=0.6, queue_share_range=(0.4667, 0.7), **common)  # type: ignore[arg-type]
+    assert (verdict, problem) == ("inconclusive", "unknown")
+    assert "95% interval" in reasons[0]
+    assert any("slots 1, 2; confidence medium" in r for r in reasons)
+    sure, _, _ = decide(queue_share=0.6, queue_share_range=(0.55, 0.7), **common)  # type: ignore[arg-type]
+    assert sure == "migrate"

@@ -89,3 +89,16 @@ def test_gpu_command_with_recorded_t4_lists_violations(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "verdict: fail" in result.output
     assert "compute capability 7.5" in result.output
+
+
+def test_plan_size_tight_on_a_desktop_card_exits_1() -> None:
+    """Llama 3.1 8B on an RTX 3090 at a context only the central estimate holds: a 'tight' verdict is not a yes."""
+    args = ["plan", "size", "--model", "llama3.1:8b", "--gpu-memory-gib", "23.58", "--gpu-name",
+            "NVIDIA GeForce RTX 3090", "--max-model-len", "44000"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "conservative bound:" in result.output
+    assert "-> tight" in result.output
+    measured = runner.invoke(app, [*args[:-1], "36000", "--other-processes-gib", "0.3", "--vllm-version", "0.11.0"])
+    assert measured.exit_code == 0, measured.output
+    assert "-> fits" in measured.output

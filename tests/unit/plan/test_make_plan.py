@@ -137,3 +137,32 @@ def test_render_compose_files(tmp_path: Path) -> None:
     eager = yaml.safe_load(paths[2].read_text())["services"]["vllm"]["command"]
     assert eager[-5] == "--enforce-eager"
     assert "hf_" not in (tmp_path / ".env.example").read_text().replace("HF_TOKEN=hf_...", "")
+
+
+def test_desktop_card_plans_with_the_measured_desktop_memory() -> None:
+    """A GeForce card that drives a display: Xorg's 890 MiB (the display card's excess over its headless twin in
+    a published nvidia-smi table, noonghunna/club-3090#1120) stays held after Ollama is gone."""
+    s = Settings()
+    plan = make_plan(s, inventory("llama3.1:8b", loaded="llama3.1:8b"), gpu(s, "rtx3090-24gb-desktop.json"))
+    side, after = plan.side_by_side.sizing, plan.after_decommission.sizing
+    assert side.reserve.other_processes_gib == pytest.approx(23.58 - 16984 / 1024, abs=0.01)
+    # NVML's used memory includes the driver's reserve, which the CUDA total already leaves out
+    assert after.reserve.other_processes_gib == pytest.approx(890 / 1024, abs=0.01)
+    assert not after.reserve.other_processes_assumed
+    assert side.fits
+    assert after.fits
+    assert plan.after_decommission.gpu_memory_utilization == 0.9
+    crowded = Settings(vllm={"gpu_memory_utilization": 0.95})  # type: ignore[arg-type]
+    tight = make_plan(
+        crowded, inventory("llama3.1:8b", loaded="llama3.1:8b"), gpu(crowded, "rtx3090-24gb-desktop.json")
+    )
+    assert not tight.after_decommission.sizing.fits
+    assert any("vLLM refuses to start" in n for n in tight.notes)
+
+
+def test_reasoning_names_the_verdict_and_both_estimates() -> None:
+    s = Settings()
+    plan = make_plan(s, inventory("llama3.1:8b"), gpu(s, "a100-80gb.json"))
+    line = next(r for r in plan.after_decommission.reasoning if r.startswith("fits: "))
+    assert line.startswith("fits: fits -- vLLM should report about")
+    assert f"{plan.after_decommission.sizing.kv_cache_tokens_low:,}" in line

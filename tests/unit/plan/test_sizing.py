@@ -102,3 +102,85 @@ def test_arch_from_hf_config(tmp_path: Path) -> None:
     bad.write_text("{}")
     with pytest.raises(ConfigError, match="num_hidden_layers"):
         arch_from_config(bad)
+
+
+RTX3090 = dict(gpu_memory_gib=23.58, gpu_name="NVIDIA GeForce RTX 3090")
+
+
+def test_other_processes_shrink_the_cache_only_where_vllm_charges_them() -> None:
+    """V1 before 0.9 counted every byte in use on the device as its own non-torch memory; 0.9+ does not."""
+    base = size(req(**RTX3090, other_processes_gib=0.0, vllm_version="0.8.5"))
+    desktop = size(req(**RTX3090, other_processes_gib=1.0, vllm_version="0.8.5"))
+    assert desktop.kv_cache_tokens == base.kv_cache_tokens  # the central estimate does not move
+    assert desktop.reserve.other_processes_charged_gib == 1.0
+    lost = (base.kv_cache_tokens_low - desktop.kv_cache_tokens_low) * desktop.kv_bytes_per_token / 1024**3
+    assert lost == pytest.approx(1.0, abs=0.01)
+    later = size(req(**RTX3090, other_processes_gib=1.0, vllm_version="0.11.0"))
+    assert later.reserve.other_processes_charged_gib == 0.0
+    assert later.fits
+
+
+def test_unknown_desktop_is_assumed_on_geforce_cards_only() -> None:
+    geforce = size(req(**RTX3090))
+    assert geforce.reserve.other_processes_assumed
+    assert geforce.reserve.other_processes_gib == 1.25
+    l4 = size(req(gpu_memory_gib=22.07, gpu_name="NVIDIA L4"))
+    assert l4.reserve.other_processes_gib == 0.0
+
+
+def test_cuda_graphs_are_charged_to_the_budget_from_vllm_0_21() -> None:
+    old = size(req(**RTX3090, other_processes_gib=0.0, vllm_version="vllm/vllm-openai:v0.11.0"))
+    new = size(req(**RTX3090, other_processes_gib=0.0, vllm_version="0.21.0"))
+    eager = size(req(**RTX3090, other_processes_gib=0.0, vllm_version="0.21.0", enforce_eager=True))
+    assert old.reserve.cuda_graphs_charged_gib == 0.0
+    assert new.reserve.cuda_graphs_charged_gib == new.cuda_graph_estimate_gib > 0
+    assert eager.reserve.cuda_graphs_charged_gib == 0.0
+    assert new.kv_cache_tokens_low < old.kv_cache_tokens_low
+
+
+def test_tensor_parallel_graphs_on_geforce_cost_more() -> None:
+    tp2 = dict(tensor_parallel_size=2, other_processes_gib=0.0, vllm_version="0.21.0")
+    geforce = size(req(**RTX3090, **tp2))
+    l4 = size(req(gpu_memory_gib=22.07, gpu_name="NVIDIA L4", **tp2))
+    assert geforce.reserve.cuda_graphs_charged_gib == pytest.approx(4.6 * l4.reserve.cuda_graphs_charged_gib, 0.01)
+
+
+def test_sampler_warm_up_dominates_with_many_sequences_and_a_big_vocabulary() -> None:
+    qwen = lookup("qwen2.5:7b")
+    assert qwen is not None
+    result = size(req(arch=qwen.arch, gpu_name="NVIDIA H100 80GB HBM3", max_num_seqs=1024))
+    # 1024 rows x 152064 x 4 B x 7 copies = 4.1 GiB, above the 8192-token forward pass
+    assert result.reserve.sampler_extra_gib > 2.0
+    assert result.fits
+
+
+def test_tight_when_only_the_central_estimate_fits() -> None:
+    longest_central = size(req(**RTX3090, max_model_len=1024)).kv_cache_tokens
+    result = size(req(**RTX3090, max_model_len=longest_central))
+    assert result.fits_expected
+    assert not result.fits
+    assert result.verdict == "tight"
+    assert any(p.startswith("tight:") for p in result.problems)
+    longest = largest_fitting_len(req(**RTX3090, max_model_len=longest_central))
+    assert longest is not None
+    assert longest < longest_central
+    assert size(req(**RTX3090, max_model_len=longest)).verdict == "fits"
+
+
+def test_version_parsing() -> None:
+    from o2v.plan.reserve import parse_version
+
+    assert parse_version("vllm/vllm-openai:v0.11.0") == (0, 11)
+    assert parse_version("0.9.1") == (0, 9)
+    assert parse_version("registry:5000/vllm:latest") is None
+    assert parse_version(None) is None
+
+
+def test_unknown_version_charges_the_worst_single_version_not_both() -> None:
+    """Other processes are charged before 0.9 and CUDA graphs from 0.21: no version does both."""
+    unknown = size(req(**RTX3090, other_processes_gib=1.0)).reserve
+    assert unknown.other_processes_charged_gib == 1.0
+    assert unknown.cuda_graphs_charged_gib == 0.0
+    small_desktop = size(req(**RTX3090, other_processes_gib=0.2)).reserve
+    assert small_desktop.other_processes_charged_gib == 0.0
+    assert small_desktop.cuda_graphs_charged_gib > 0.2
