@@ -12,7 +12,8 @@
     ├── DeployError          a container or process could not be started, or never became healthy
     ├── GPUError             NVML / driver problems that stop GPU verification
     ├── GateFailed           a gate (GPU requirements, GX suite, SLO) said no; carries every violation
-    └── PhaseError           a migration phase failed; names the phase and what to do
+    ├── PhaseError           a migration phase failed; names the phase and what to do
+    └── TranslationError     a native Ollama request the gateway cannot express for vLLM (carries an HTTP status)
 
 Messages say what was expected, what was found and what to do next, so that a user can act on the
 one line printed by the CLI or shown in the Prefect flow run's state message.
@@ -100,3 +101,15 @@ class StreamInterrupted(ServerError):
 
 class ServerStreamError(ServerHTTPError):
     """The server reported an error inside a stream that had already started (HTTP status was 200)."""
+
+
+class TranslationError(O2VError):
+    """A native Ollama request (or a vLLM answer) the gateway cannot translate faithfully.
+
+    ``status`` is the HTTP status the gateway answers with (400 by default; 404 for an unknown model), and
+    the message is sent to the client in Ollama's ``{"error": ...}`` shape.
+    """
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        self.status = status
+        super().__init__(message)
