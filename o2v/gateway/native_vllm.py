@@ -39,38 +39,46 @@ async def serve_native(
 ) -> web.StreamResponse:
     path = request.path
     ex.status = 200
-    if path == "/":
-        return web.Response(text="Ollama is running", headers={BACKEND_HEADER: "vllm"})
-    if path == "/api/version":
-        return _json(tr.native_version())
-    if path == "/api/tags":
-        return _json(tr.native_tags(gw.vllm_cards, gw.inventory_models))
-    if path == "/api/ps":
-        return _json(tr.native_ps(gw.vllm_cards, gw.inventory_models))
-    if path == "/api/show":
-        name = str((parsed or {}).get("model") or (parsed or {}).get("name") or "")
-        served = gw.models.to_vllm(name)
-        card = next((c for c in gw.vllm_cards if c.get("id") == served), None)
-        inventory = next((m for m in gw.inventory_models if m.get("name") == name), None)
-        return _json(tr.native_show(name, card, inventory))
-    return await _generate_or_embed(gw, request, ex, parsed or {})
+    aliases = gw.models.aliases
+    try:
+        if path == "/":
+            return web.Response(text="Ollama is running", headers={BACKEND_HEADER: "vllm"})
+        if path == "/api/version":
+            return _json(tr.native_version())
+        if path == "/api/tags":
+            return _json(tr.native_tags(gw.vllm_cards, gw.inventory_models, aliases=aliases))
+        if path == "/api/ps":
+            return _json(tr.native_ps(gw.vllm_cards, gw.inventory_models, aliases=aliases))
+        if path == "/api/show":
+            name = str((parsed or {}).get("model") or (parsed or {}).get("name") or "")
+            served = gw.models.to_vllm(name)
+            card = next((c for c in gw.vllm_cards if c.get("id") == served), None)
+            inventory = next((m for m in gw.inventory_models if m.get("name") == name), None)
+            return _json(tr.native_show(name, card, inventory))
+        return await _generate_or_embed(gw, request, ex, parsed or {})
+    except tr.TranslationError as exc:
+        ex.status, ex.error_kind = exc.status, "translation"
+        return error_response("native", exc.status, str(exc), "vllm")
+
+
+def _translate(path: str, body: dict[str, Any], served: str) -> tr.NativeCall:
+    if path == "/api/chat":
+        return tr.translate_chat(body, served)
+    if path == "/api/generate":
+        return tr.translate_generate(body, served)
+    return tr.translate_embed(body, served, legacy=EMBEDDING[path])
 
 
 async def _generate_or_embed(
     gw: Gateway, request: web.Request, ex: Exchange, body: dict[str, Any]
 ) -> web.StreamResponse:
-    served = gw.models.to_vllm(ex.model)
     path = request.path
-    try:
-        if path in GENERATION:
-            translate = tr.translate_chat if path == "/api/chat" else tr.translate_generate
-            call = translate(body, served)
-        else:
-            call = tr.translate_embed(body, served, legacy=EMBEDDING[path])
-    except tr.TranslationError as exc:
-        ex.status, ex.error_kind = 400, "translation"
-        return error_response("native", 400, str(exc), "vllm")
+    call = _translate(path, body, gw.models.to_vllm(ex.model))
     gw.observer.note_ignored(ex.caller, list(call.ignored_options))
+    if call.reply is not None:  # a load / unload request: vLLM's model is always loaded
+        return _json(call.reply)
+    kind = GENERATION.get(path)
+    stream = tr.NativeStream(kind, ex.model) if kind is not None and call.stream else None  # type: ignore[arg-type]
     started_ns = time.perf_counter_ns()
     vllm = gw.upstreams["vllm"]
     try:
@@ -79,16 +87,16 @@ async def _generate_or_embed(
             if up.status != 200:
                 ex.error_kind = f"http_{up.status}"
                 return error_response("native", up.status, _vllm_message(await vllm.read_all(up), up.status), "vllm")
-            if path in GENERATION and call.stream:
+            if stream is not None:
                 ex.streamed = True
-                return await _stream(gw, request, ex, up, GENERATION[path])
+                return await _stream(gw, request, ex, up, stream)
             answer = orjson.loads(await vllm.read_all(up))
             elapsed_ns = time.perf_counter_ns() - started_ns
-            if path in GENERATION:
-                reply = tr.native_reply(GENERATION[path], answer, ex.model, elapsed_ns)
+            if kind is not None:
+                reply = tr.native_reply(kind, answer, ex.model, elapsed_ns)  # type: ignore[arg-type]
                 ex.output_tokens = reply.get("eval_count")
             else:
-                reply = tr.native_embed_reply(answer, ex.model, legacy=EMBEDDING[path])
+                reply = tr.native_embed_reply(answer, ex.model, legacy=EMBEDDING[path], elapsed_ns=elapsed_ns)
             return _json(reply)
     except UpstreamError as exc:
         ex.status, ex.error_kind = exc.status, exc.kind
@@ -98,11 +106,13 @@ async def _generate_or_embed(
         return error_response("native", 502, "vLLM sent a reply that is not JSON", "vllm")
 
 
-async def _stream(gw: Gateway, request: web.Request, ex: Exchange, up: Any, kind: str) -> web.StreamResponse:
+async def _stream(
+    gw: Gateway, request: web.Request, ex: Exchange, up: Any, stream: tr.NativeStream
+) -> web.StreamResponse:
+    """vLLM's SSE events, as they arrive, written as Ollama NDJSON lines; the done line built at the end."""
     vllm = gw.upstreams["vllm"]
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson", BACKEND_HEADER: "vllm"})
     await response.prepare(request)
-    stream = tr.NativeStream(kind, ex.model)
     pending = b""
     try:
         while chunk := await vllm.read_chunk(up):
@@ -112,36 +122,38 @@ async def _stream(gw: Gateway, request: web.Request, ex: Exchange, up: Any, kind
             lines = _translate_events(stream, events)
             if lines:
                 await response.write(b"".join(lines))
+            if stream.failed:  # vLLM sent an error event: it went out as Ollama's error line
+                ex.error_kind = "stream_error"
+                response.force_close()
+                return response
         final = stream.finish()
         ex.output_tokens = tokens_in(final)
         await response.write(final)
         await response.write_eof()
-    except (UpstreamError, _StreamError) as exc:
-        ex.error_kind = getattr(exc, "kind", "upstream_error")
+    except UpstreamError as exc:
+        ex.error_kind = exc.kind
         await _write_quietly(response, stream_error_chunk("native", str(exc), sse=False))
+        response.force_close()
+    except orjson.JSONDecodeError:
+        ex.error_kind = "bad_json"
+        await _write_quietly(response, stream_error_chunk("native", "vLLM sent an event that is not JSON", sse=False))
         response.force_close()
     except ConnectionError:
         ex.status, ex.error_kind = 499, "client_gone"
     return response
 
 
-class _StreamError(Exception):
-    kind = "stream_error"
-
-
-def _translate_events(stream: Any, events: list[bytes]) -> list[bytes]:
+def _translate_events(stream: tr.NativeStream, events: list[bytes]) -> list[bytes]:
     lines: list[bytes] = []
     for event in events:
         for line in event.split(b"\n"):
             if not line.startswith(b"data:"):
                 continue
             data = line[5:].strip()
-            if data == b"[DONE]" or not data:
-                continue
-            parsed = orjson.loads(data)
-            if "error" in parsed:
-                raise _StreamError(f"vLLM: {_error_text(parsed)}")
-            lines.extend(stream.feed(parsed))
+            if data and data != b"[DONE]":
+                lines.extend(stream.feed(orjson.loads(data)))
+                if stream.failed:
+                    return lines
     return lines
 
 
@@ -154,12 +166,9 @@ async def _write_quietly(response: web.StreamResponse, data: bytes) -> None:
 
 def _vllm_message(body: bytes, status: int) -> str:
     try:
-        return _error_text(orjson.loads(body))
+        data = orjson.loads(body)
     except orjson.JSONDecodeError:
         return f"vLLM answered HTTP {status}: {body[:200].decode(errors='replace')}"
-
-
-def _error_text(data: Any) -> str:
     error = data.get("error", data) if isinstance(data, dict) else data
     if isinstance(error, dict):
         return str(error.get("message") or error)

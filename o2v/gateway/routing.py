@@ -40,6 +40,8 @@ class ModelMap:
 
     def __init__(self, served_names: Mapping[str, str]) -> None:
         self._to_vllm = dict(served_names)
+        # vLLM served name -> Ollama tag, for joining vLLM's cards with the inventory.
+        self.aliases = {served: tag for tag, served in self._to_vllm.items() if served != tag}
         self.served: frozenset[str] = frozenset()
         self.known = False  # False until vLLM's /v1/models answered once
 
