@@ -45,7 +45,8 @@ class GatewayProcess:
     @property
     def command(self) -> list[str]:
         code = "from o2v.cli import main; main()"
-        return [sys.executable, "-c", code, "gateway", "--config", str(self.config), "--listen", self.listen, *self.args]
+        flags = ["--config", str(self.config), "--listen", self.listen, *self.args]
+        return [sys.executable, "-c", code, "gateway", *flags]
 
     def start(self) -> GatewayProcess:
         env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"}

@@ -28,7 +28,8 @@ ADMIN_TOKEN = "admin-token"
 
 @pytest.fixture(scope="session")
 def ollama_sim() -> Iterator[SimulatorProcess]:
-    with SimulatorProcess("ollama", args=[*FAST, "--num-parallel", "256", "--model", MODEL, "--model", OLLAMA_ONLY]) as sim:
+    args = [*FAST, "--num-parallel", "256", "--model", MODEL, "--model", OLLAMA_ONLY]
+    with SimulatorProcess("ollama", args=args) as sim:
         yield sim
 
 

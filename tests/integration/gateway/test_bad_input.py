@@ -19,7 +19,8 @@ MOVED = {"X-O2V-Client": "moved"}
 
 def _native_error(r: httpx.Response, status: int) -> str:
     assert r.status_code == status, r.text
-    assert set(r.json()) == {"error"} and isinstance(r.json()["error"], str)
+    assert set(r.json()) == {"error"}
+    assert isinstance(r.json()["error"], str)
     return str(r.json()["error"])
 
 
@@ -43,7 +44,8 @@ async def test_malformed_json_and_untranslatable_requests(gateway: Running) -> N
     assert "not valid JSON" in _native_error(native, 400)
     assert "not valid JSON" in _openai_error(openai, 400)
     assert "must be a JSON object" in _native_error(not_object, 400)
-    assert "images" in _native_error(bad_images, 400) and bad_images.headers["X-O2V-Backend"] == "vllm"
+    assert "images" in _native_error(bad_images, 400)
+    assert bad_images.headers["X-O2V-Backend"] == "vllm"
 
 
 async def test_unknown_model_gets_the_servers_own_not_found(gateway: Running) -> None:
@@ -82,7 +84,9 @@ async def test_oversized_bodies_are_refused_before_reaching_a_backend(
     assert "too large" in _native_error(streamed, 413)
 
 
-async def test_client_keys_when_required(ollama_sim: SimulatorProcess, vllm_sim: SimulatorProcess, store: Store) -> None:
+async def test_client_keys_when_required(
+    ollama_sim: SimulatorProcess, vllm_sim: SimulatorProcess, store: Store
+) -> None:
     config = make_config(ollama_sim.url, vllm_sim.url, api_keys={"ci-bot": "key-ci"}, require_client_keys=True)
     store.set_route("ci-bot", "vllm", actor="test")
     url = f"http://127.0.0.1:{config.listen_port}"
@@ -92,13 +96,15 @@ async def test_client_keys_when_required(ollama_sim: SimulatorProcess, vllm_sim:
         right = await client.get(url + "/v1/models", headers={"Authorization": "Bearer key-ci"})
     assert "requires a client key" in _native_error(none, 401)
     assert "not one of them" in _openai_error(wrong, 401)
-    assert right.status_code == 200 and right.headers["X-O2V-Backend"] == "vllm"
+    assert right.status_code == 200
+    assert right.headers["X-O2V-Backend"] == "vllm"
 
 
 async def test_an_unknown_token_identifies_nobody_when_keys_are_optional(gateway: Running) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         r = await client.get(gateway.url + "/v1/models", headers={"Authorization": "Bearer sk-whatever"})
-    assert r.status_code == 200 and r.headers["X-O2V-Backend"] == "ollama"
+    assert r.status_code == 200
+    assert r.headers["X-O2V-Backend"] == "ollama"
 
 
 @pytest.mark.parametrize("down", ["vllm", "ollama"])
@@ -125,7 +131,8 @@ async def test_a_backend_that_is_down_fails_only_its_own_clients(
     name = "vLLM" if down == "vllm" else "Ollama"
     assert f"{name} at http://127.0.0.1" in _native_error(failed, 502)
     assert "not reachable" in failed.json()["error"]
-    assert working.status_code == 200 and working.json()["done"] is True
+    assert working.status_code == 200
+    assert working.json()["done"] is True
     if down == "vllm":
         assert "not reachable" in _openai_error(moved_openai, 502)
     else:
@@ -139,15 +146,18 @@ async def test_a_backend_that_hangs_is_cut_off_with_the_reason(vllm_sim: Simulat
         store.set_route("moved", "vllm", actor="test")
         url = f"http://127.0.0.1:{config.listen_port}"
         async with running_gateway(config, store), httpx.AsyncClient(timeout=10) as client:
-            httpx.post(hanging_ollama.url + "/_sim/faults", json={"added_latency_ms": 3000}).raise_for_status()
+            (await client.post(hanging_ollama.url + "/_sim/faults", json={"added_latency_ms": 3000})).raise_for_status()
             silent = await client.post(url + "/api/generate", json={"model": MODEL, "prompt": "x", "stream": False})
             moved = await client.post(url + "/api/generate", json={"model": MODEL, "prompt": "x", "stream": False},
                                       headers=MOVED)  # fmt: skip
-            httpx.post(hanging_ollama.url + "/_sim/faults", json={"reset": True, "stall_ms": 3000}).raise_for_status()
+            stall = {"reset": True, "stall_ms": 3000}
+            (await client.post(hanging_ollama.url + "/_sim/faults", json=stall)).raise_for_status()
             async with client.stream("POST", url + "/api/generate", json={"model": MODEL, "prompt": "x"}) as r:
                 lines = [line async for line in r.aiter_lines() if line]
     finally:
         hanging_ollama.stop()
     assert "did not answer" in _native_error(silent, 504)
     assert moved.status_code == 200
-    assert r.status_code == 200 and '"error"' in lines[-1] and "sent nothing for 0.5s" in lines[-1]
+    assert r.status_code == 200
+    assert '"error"' in lines[-1]
+    assert "sent nothing for 0.5s" in lines[-1]

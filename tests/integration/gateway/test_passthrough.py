@@ -30,7 +30,8 @@ async def test_everyone_starts_on_ollama_and_streams_arrive_whole(gateway: Runni
     assert backend == "ollama"
     assert lines[-1] == "data: [DONE]"
     assert any('"content"' in line for line in lines)
-    assert root.text == "Ollama is running" and root.headers["X-O2V-Backend"] == "ollama"
+    assert root.text == "Ollama is running"
+    assert root.headers["X-O2V-Backend"] == "ollama"
     assert head.status_code == 200
 
 
@@ -45,7 +46,8 @@ async def test_a_named_client_moved_to_vllm_gets_vllm_and_its_token_never_reache
     assert (moved, other) == ("vllm", "ollama")
     assert lines[-1] == "data: [DONE]"
     # vLLM requires its key (the simulator answers 401 without it): the gateway sent its own, not the client's.
-    assert models.status_code == 200 and [m["id"] for m in models.json()["data"]] == [MODEL]
+    assert models.status_code == 200
+    assert [m["id"] for m in models.json()["data"]] == [MODEL]
 
 
 async def test_a_model_vllm_does_not_serve_stays_on_ollama(gateway: Running) -> None:
@@ -98,8 +100,10 @@ async def test_the_admin_api_needs_its_token_and_lives_on_its_own_port(gateway: 
     assert not_public.headers["X-O2V-Backend"] == "ollama"  # the public port passed it to Ollama, which 404s
     assert not_public.status_code == 404
     assert moved.json()["routes"] == {"ci-bot": "vllm"}
-    assert backend["X-O2V-Backend"] == "vllm" and after["X-O2V-Backend"] == "ollama"
-    assert back.json()["routes"] == {"ci-bot": "ollama"} and back.json()["percent"] == 0
+    assert backend["X-O2V-Backend"] == "vllm"
+    assert after["X-O2V-Backend"] == "ollama"
+    assert back.json()["routes"] == {"ci-bot": "ollama"}
+    assert back.json()["percent"] == 0
     assert 'o2v_gateway_requests_total{api="openai",backend="vllm",client="ci-bot",status="200"}' in metrics.text
     assert health.json()["status"] == "ok"
     actions = [(e.actor.split("@")[0], e.action) for e in gateway.store.audit_log()]
@@ -117,6 +121,7 @@ async def test_every_model_request_becomes_a_gateway_sample(gateway: Running) ->
     assert [(s.client, s.backend, s.api, s.status, s.model) for s in samples] == [
         ("ci-bot", "ollama", "openai", 200, MODEL), ("unnamed:127.0.0.1", "ollama", "native", 200, MODEL),
     ]
-    assert samples[0].ttft_ms is not None and samples[0].e2e_ms >= samples[0].ttft_ms
+    assert samples[0].ttft_ms is not None
+    assert samples[0].e2e_ms >= samples[0].ttft_ms
     assert samples[1].output_tokens == orjson.loads(r.content)["eval_count"]
     await asyncio.sleep(0)

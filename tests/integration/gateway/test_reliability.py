@@ -36,7 +36,7 @@ def paced_sims() -> Iterator[tuple[SimulatorProcess, SimulatorProcess]]:
 
 async def _until(tally: Tally, more: int) -> None:
     target = tally.ok + len(tally.failures) + more
-    while tally.ok + len(tally.failures) < target:
+    while tally.ok + len(tally.failures) < target:  # noqa: ASYNC110 - the traffic task counts, nothing signals
         await asyncio.sleep(0.05)
 
 
@@ -62,8 +62,10 @@ async def test_route_flips_and_rollback_under_200_streams_lose_nothing(
         await traffic
         in_force = gw.follower.table
     assert tally.failures == []
-    assert tally.ok == tally.sent and tally.ok >= 2500
-    assert tally.backends["vllm"] > 0 and tally.backends["ollama"] > 0
+    assert tally.ok == tally.sent
+    assert tally.ok >= 2500
+    assert tally.backends["vllm"] > 0
+    assert tally.backends["ollama"] > 0
     assert in_force.routes == {f"team-{i}": "ollama" for i in range(10)}
     # After the last rollback nobody is on vLLM any more: the last requests of every client went to Ollama.
     assert {history[-1] for history in tally.by_client.values()} == {"ollama"}
