@@ -67,7 +67,8 @@ def test_unnamed_clients_are_sticky_and_raising_the_share_only_adds_clients() ->
     assert [len(s) for s in (on_vllm[0], on_vllm[-1])] == [0, 2000]
     assert all(earlier <= later for earlier, later in zip(on_vllm, on_vllm[1:], strict=False))
     assert 100 < len(on_vllm[1]) < 300  # about 10% of 2000
-    assert bucket("10.0.0.1") == bucket("10.0.0.1") and 0 <= bucket("x") < BUCKETS
+    assert bucket("10.0.0.1") == bucket("10.0.0.1")
+    assert 0 <= bucket("x") < BUCKETS
 
 
 def test_named_clients_follow_their_route_and_models_vllm_lacks_stay_on_ollama() -> None:
@@ -90,7 +91,8 @@ def test_model_map_uses_served_names_and_latest() -> None:
     assert (models.to_vllm("llama3.1:8b"), models.to_vllm("qwen2.5"), models.to_vllm("mistral:7b")) == (
         "team-llm", "qwen", "mistral:7b",
     )  # fmt: skip
-    assert models.vllm_serves("qwen2.5") and models.vllm_serves("mistral:7b")
+    assert models.vllm_serves("qwen2.5")
+    assert models.vllm_serves("mistral:7b")
     assert not models.vllm_serves("nomic-embed-text")
     assert models.vllm_serves(None)  # no model in the request: the client's route decides
     assert models.aliases == {"team-llm": "llama3.1:8b", "qwen": "qwen2.5:latest"}
