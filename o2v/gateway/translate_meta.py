@@ -22,11 +22,20 @@ EMULATED_OLLAMA_VERSION = "0.32.15"
 FOREVER = "2318-08-01T00:00:00Z"
 
 
+# The last second formatted, and its text: one strftime per second instead of one per streamed line. A tuple,
+# read and replaced whole, so threads never see a second paired with another second's text.
+_last_second: tuple[int, str] = (-1, "")
+
+
 def rfc3339_nano(ns: int | None = None) -> str:
     """A UTC time (ns since the epoch; now by default) as Go's RFC3339Nano writes it: trailing zeros cut, ``Z``."""
     ns = time.time_ns() if ns is None else ns
+    global _last_second
     seconds, frac = divmod(ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    cached = _last_second
+    if cached[0] != seconds:
+        cached = _last_second = (seconds, datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    stamp = cached[1]
     digits = f"{frac:09d}".rstrip("0")
     return f"{stamp}.{digits}Z" if digits else f"{stamp}Z"
 
