@@ -272,6 +272,16 @@ def test_raw_generate_goes_to_completions_with_the_prompt_as_is() -> None:
     assert call.body["stream_options"] == {"include_usage": True}
 
 
+@pytest.mark.parametrize(
+    ("options", "max_tokens"), [(None, None), ({"num_predict": -1}, None), ({"num_predict": 9}, 9)]
+)
+def test_raw_generate_always_sets_max_tokens(options: dict[str, int] | None, max_tokens: int | None) -> None:
+    # vLLM's CompletionRequest defaults max_tokens to 16; Ollama's default is "until a stop".
+    body = generate(prompt="x", raw=True, options=options).body
+    assert "max_tokens" in body
+    assert body["max_tokens"] == max_tokens
+
+
 def test_raw_generate_counts_think_and_takes_logprobs_as_a_count() -> None:
     call = generate(prompt="x", raw=True, think=True, logprobs=True, top_logprobs=2)
     assert "think" in call.ignored_options

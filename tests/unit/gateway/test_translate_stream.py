@@ -357,3 +357,19 @@ def test_completion_logprobs_are_reshaped() -> None:
 def test_unicode_is_written_as_utf8() -> None:
     line = NativeStream("chat", MODEL, clock=ticking()).feed(chunk(content="héllo <b> 世界"))[0]
     assert "héllo <b> 世界".encode() in line
+
+
+def test_the_last_argument_fragment_may_come_with_the_finish_chunk() -> None:
+    events = [
+        chunk(tool_calls=[tool_delta(0, ident="c1", name="get_weather", args='{"city": "Par')]),
+        chunk(tool_calls=[tool_delta(0, args='is"}')], finish="tool_calls"),
+    ]
+    objs = run(NativeStream("chat", MODEL, clock=ticking()), events)
+    assert objs[0]["message"]["tool_calls"][0]["function"]["arguments"] == {"city": "Paris"}
+
+
+def test_the_last_token_may_come_with_the_finish_chunk() -> None:
+    events = [chunk(content="Hel"), chunk(content="lo", finish="length")]
+    objs = run(NativeStream("chat", MODEL, clock=ticking()), events)
+    assert [o["message"]["content"] for o in objs] == ["Hel", "lo", ""]
+    assert objs[-1]["done_reason"] == "length"
