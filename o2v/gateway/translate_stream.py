@@ -39,13 +39,14 @@ def done_reason(finish_reason: str | None) -> str:
 def _arguments(text: str, name: str) -> dict[str, Any]:
     if not text.strip():
         return {}
+    # vLLM's fault, not the client's: a bad gateway (502) when it ends a whole reply.
     what = f"vLLM returned tool call {name!r} with arguments that are not a JSON object: {text[:200]!r}"
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise TranslationError(what) from exc
+        raise TranslationError(what, status=502) from exc
     if not isinstance(value, dict):
-        raise TranslationError(what)
+        raise TranslationError(what, status=502)
     return value
 
 
@@ -102,7 +103,9 @@ class NativeStream:
     """Turns the parsed SSE events of one vLLM stream into Ollama NDJSON lines.
 
     Create it when the request is sent (its clock starts then), ``feed`` every event, then ``finish`` once for
-    the ``done: true`` line. An ``{"error": ...}`` event becomes Ollama's in-stream error line.
+    the ``done: true`` line. Neither raises: an ``{"error": ...}`` event, or a tool call whose arguments are not
+    a JSON object, becomes Ollama's in-stream ``{"error": ...}`` line and sets ``failed`` (stop reading then;
+    ``finish`` after a failure returns the same error line again rather than a done line).
     """
 
     def __init__(
@@ -124,6 +127,12 @@ class NativeStream:
         self._calls: dict[int, _CallParts] = {}
         self._deltas = 0
         self.failed = False
+        self._error_line = b""
+
+    def _fail(self, message: str) -> bytes:
+        self.failed = True
+        self._error_line = orjson.dumps({"error": message}) + b"\n"
+        return self._error_line
 
     def _line(self, text: str, thinking: str, calls: list[dict[str, Any]], logprobs: list[dict[str, Any]]) -> bytes:
         obj: dict[str, Any] = {"model": self.model, "created_at": rfc3339_nano(self._wall())}
@@ -166,10 +175,11 @@ class NativeStream:
     def feed(self, event: dict[str, Any]) -> list[bytes]:
         """The NDJSON lines one parsed SSE event (``chat.completion.chunk`` or ``text_completion``) gives."""
         error = event.get("error")
+        if event.get("object") == "error":  # vLLM before Aug 2025: a flat error object
+            error = event
         if error is not None and not event.get("choices"):
-            self.failed = True
             message = error.get("message") if isinstance(error, dict) else error
-            return [orjson.dumps({"error": str(message or "vLLM reported an error")}) + b"\n"]
+            return [self._fail(str(message or "vLLM reported an error"))]
         if event.get("usage"):
             self._usage = event["usage"]
         lines = []
@@ -192,14 +202,22 @@ class NativeStream:
             if choice.get("finish_reason"):
                 self._finish_reason = choice["finish_reason"]
                 if self._calls:
-                    lines.append(self._line("", "", self._take_calls(), []))
+                    try:
+                        lines.append(self._line("", "", self._take_calls(), []))
+                    except TranslationError as exc:
+                        lines.append(self._fail(str(exc)))
         return lines
 
     def finish(self) -> bytes:
         """The final ``done: true`` line with done_reason, token counts and durations (ns)."""
+        if self.failed:
+            return self._error_line
         end = self._clock()
         first = self._first if self._first is not None else end
-        calls = self._take_calls() if self._calls else []
+        try:
+            calls = self._take_calls() if self._calls else []
+        except TranslationError as exc:
+            return self._fail(str(exc))
         obj: dict[str, Any] = {"model": self.model, "created_at": rfc3339_nano(self._wall())}
         if self.kind == "chat":
             message: dict[str, Any] = {"role": "assistant", "content": ""}

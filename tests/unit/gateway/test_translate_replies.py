@@ -129,8 +129,9 @@ def test_whole_reply_with_bad_tool_arguments_is_an_error() -> None:
             }
         ]
     }
-    with pytest.raises(TranslationError, match="not a JSON object"):
+    with pytest.raises(TranslationError, match="not a JSON object") as caught:
         native_reply("chat", vllm, MODEL, elapsed_ns=1)
+    assert caught.value.status == 502  # vLLM's fault, not the client's
 
 
 def test_embed_reply_is_normalised_like_ollamas() -> None:
