@@ -3,7 +3,8 @@
 vLLM's ``/v1/models`` knows only the served names and ``max_model_len``; the inventory of the Ollama server that
 is being replaced knows the rest (family, size, quantization, digest, GGUF header). The answers join the two by
 name: a vLLM model card whose id is an Ollama tag (the default ``served_name``, so clients need no change) takes
-that tag's inventory facts. ``aliases`` maps other served names to their tags.
+that tag's inventory facts. ``aliases`` maps other served names to their tags; such a model is listed under its
+tag, the name clients send (the gateway maps it back to the served name).
 
 Also the error bodies of both APIs, so the gateway answers in the shape the client's API expects.
 """
@@ -51,6 +52,12 @@ def _inventory_for(
     return index.get(tag) or index.get(f"{tag}:latest")
 
 
+def _client_name(card: dict[str, Any], aliases: dict[str, str] | None) -> str:
+    """The name clients know a served model by: its Ollama tag when the served name differs from it."""
+    served = str(card["id"])
+    return (aliases or {}).get(served, served)
+
+
 def _details(inv: dict[str, Any] | None) -> dict[str, Any]:
     inv = inv or {}
     family = inv.get("family") or inv.get("architecture") or ""
@@ -89,7 +96,7 @@ def native_tags(
     """``/api/tags``: every model vLLM serves, with the inventory's details where the name is known."""
     index = _by_name(inventory_models)
     models = [
-        _tag_entry(str(card["id"]), card, _inventory_for(str(card["id"]), index, aliases))
+        _tag_entry(_client_name(card, aliases), card, _inventory_for(str(card["id"]), index, aliases))
         for card in vllm_models
         if card.get("id")
     ]
@@ -105,7 +112,7 @@ def native_ps(
     for card in vllm_models:
         if not card.get("id"):
             continue
-        entry = _tag_entry(str(card["id"]), card, _inventory_for(str(card["id"]), index, aliases))
+        entry = _tag_entry(_client_name(card, aliases), card, _inventory_for(str(card["id"]), index, aliases))
         entry.pop("modified_at")
         entry.pop("capabilities", None)
         entry["expires_at"] = FOREVER

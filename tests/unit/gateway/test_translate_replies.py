@@ -219,7 +219,7 @@ def test_tags_join_vllm_models_with_the_inventory() -> None:
         "capabilities": ["completion", "tools"],
     }
     names = [m["name"] for m in tags["models"]]
-    assert names == ["llama3.1:8b", "nomic-embed-text", "Qwen/Qwen3-8B"]
+    assert names == ["llama3.1:8b", "nomic-embed-text", "qwen3:8b"]  # listed under the tag clients send
     assert tags["models"][1]["capabilities"] == ["embedding"]  # "nomic-embed-text" found as ":latest"
     unknown = tags["models"][2]
     assert unknown["size"] == 0
@@ -229,6 +229,7 @@ def test_tags_join_vllm_models_with_the_inventory() -> None:
 
 
 def test_ps_lists_every_vllm_model_loaded_for_good() -> None:
+    assert native_ps(CARDS[2:], [], aliases={"Qwen/Qwen3-8B": "qwen3:8b"})["models"][0]["name"] == "qwen3:8b"
     ps = native_ps(CARDS[:1], INVENTORY)
     entry = ps["models"][0]
     assert list(entry) == ["name", "model", "size", "digest", "details", "expires_at", "size_vram", "context_length"]

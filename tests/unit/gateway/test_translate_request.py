@@ -9,6 +9,7 @@ import pytest
 
 from o2v.errors import O2VError, TranslationError
 from o2v.gateway.translate import NativeCall, translate_chat, translate_embed, translate_generate
+from o2v.gateway.translate_options import UNHONOURED_OPTIONS
 
 SERVED = "meta-llama/Llama-3.1-8B-Instruct"
 USER = [{"role": "user", "content": "hi"}]
@@ -368,3 +369,10 @@ def test_embed_options_and_keep_alive_are_counted() -> None:
     call = translate_embed(body, "e", legacy=False)
     assert sorted(call.ignored_options) == ["keep_alive", "num_ctx", "temperature"]
     assert "num_ctx" not in call.body
+
+
+@pytest.mark.parametrize("option", sorted(UNHONOURED_OPTIONS))
+def test_every_unhonoured_option_is_listed_and_not_sent(option: str) -> None:
+    call = chat(options={option: 1})
+    assert call.ignored_options == [option]
+    assert option not in call.body
