@@ -36,6 +36,15 @@ def done_reason(finish_reason: str | None) -> str:
     return _DONE_REASONS.get(finish_reason, finish_reason)
 
 
+def ndjson_line(obj: dict[str, Any]) -> bytes:
+    """One compact JSON line, UTF-8 as Go writes it. orjson is fast but stops at 64-bit integers, which a tool
+    call's arguments may hold; the standard library takes those."""
+    try:
+        return orjson.dumps(obj) + b"\n"
+    except orjson.JSONEncodeError:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
 def _arguments(text: str, name: str) -> dict[str, Any]:
     if not text.strip():
         return {}
@@ -131,7 +140,7 @@ class NativeStream:
 
     def _fail(self, message: str) -> bytes:
         self.failed = True
-        self._error_line = orjson.dumps({"error": message}) + b"\n"
+        self._error_line = ndjson_line({"error": message})
         return self._error_line
 
     def _line(self, text: str, thinking: str, calls: list[dict[str, Any]], logprobs: list[dict[str, Any]]) -> bytes:
@@ -153,7 +162,7 @@ class NativeStream:
                 obj["tool_calls"] = calls
         if logprobs:
             obj["logprobs"] = logprobs
-        return orjson.dumps(obj) + b"\n"
+        return ndjson_line(obj)
 
     def _absorb_calls(self, deltas: list[dict[str, Any]]) -> None:
         for delta in deltas:
@@ -240,7 +249,7 @@ class NativeStream:
         )
         if calls and self.kind == "generate":
             obj["tool_calls"] = calls
-        return orjson.dumps(obj) + b"\n"
+        return ndjson_line(obj)
 
 
 def metrics(

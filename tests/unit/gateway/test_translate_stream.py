@@ -392,3 +392,9 @@ def test_the_last_token_may_come_with_the_finish_chunk() -> None:
     objs = run(NativeStream("chat", MODEL, clock=ticking()), events)
     assert [o["message"]["content"] for o in objs] == ["Hel", "lo", ""]
     assert objs[-1]["done_reason"] == "length"
+
+
+def test_huge_integers_in_tool_arguments_survive() -> None:
+    events = [chunk(tool_calls=[tool_delta(0, ident="c1", name="f", args='{"n": 123456789012345678901234567890}')])]
+    objs = run(NativeStream("chat", MODEL, clock=ticking()), [*events, chunk(finish="tool_calls")])
+    assert objs[0]["message"]["tool_calls"][0]["function"]["arguments"] == {"n": 123456789012345678901234567890}
