@@ -30,7 +30,8 @@ from o2v.gateway.translate_meta import (
     rfc3339_nano,
 )
 from o2v.gateway.translate_options import map_format, map_options, map_think, unhonoured_fields
-from o2v.gateway.translate_stream import NativeStream, native_embed_reply, native_reply
+from o2v.gateway.translate_reply import native_embed_reply, native_reply
+from o2v.gateway.translate_stream import NativeStream
 
 __all__ = [
     "NativeCall",
@@ -190,6 +191,9 @@ def translate_generate(body: Any, served_model: str) -> NativeCall:
         if body.get("think") is not None:
             ignored.append("think")  # no chat template in raw mode, so nothing to switch thinking on or off
         out["prompt"] = prompt
+        # /v1/completions stops at 16 tokens when max_tokens is absent; null means "up to the model length",
+        # which is what Ollama's default num_predict (-1) asks for.
+        out.setdefault("max_tokens", None)
         _logprobs_completion(body, out)
         return NativeCall(COMPLETIONS_PATH, out, stream, ignored)
     messages: list[dict[str, Any]] = []

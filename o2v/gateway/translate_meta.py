@@ -3,7 +3,8 @@
 vLLM's ``/v1/models`` knows only the served names and ``max_model_len``; the inventory of the Ollama server that
 is being replaced knows the rest (family, size, quantization, digest, GGUF header). The answers join the two by
 name: a vLLM model card whose id is an Ollama tag (the default ``served_name``, so clients need no change) takes
-that tag's inventory facts. ``aliases`` maps other served names to their tags.
+that tag's inventory facts. ``aliases`` maps other served names to their tags; such a model is listed under its
+tag, the name clients send (the gateway maps it back to the served name).
 
 Also the error bodies of both APIs, so the gateway answers in the shape the client's API expects.
 """
@@ -22,11 +23,20 @@ EMULATED_OLLAMA_VERSION = "0.32.15"
 FOREVER = "2318-08-01T00:00:00Z"
 
 
+# The last second formatted, and its text: one strftime per second instead of one per streamed line. A tuple,
+# read and replaced whole, so threads never see a second paired with another second's text.
+_last_second: tuple[int, str] = (-1, "")
+
+
 def rfc3339_nano(ns: int | None = None) -> str:
     """A UTC time (ns since the epoch; now by default) as Go's RFC3339Nano writes it: trailing zeros cut, ``Z``."""
     ns = time.time_ns() if ns is None else ns
+    global _last_second
     seconds, frac = divmod(ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    cached = _last_second
+    if cached[0] != seconds:
+        cached = _last_second = (seconds, datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    stamp = cached[1]
     digits = f"{frac:09d}".rstrip("0")
     return f"{stamp}.{digits}Z" if digits else f"{stamp}Z"
 
@@ -40,6 +50,12 @@ def _inventory_for(
 ) -> dict[str, Any] | None:
     tag = (aliases or {}).get(served, served)
     return index.get(tag) or index.get(f"{tag}:latest")
+
+
+def _client_name(card: dict[str, Any], aliases: dict[str, str] | None) -> str:
+    """The name clients know a served model by: its Ollama tag when the served name differs from it."""
+    served = str(card["id"])
+    return (aliases or {}).get(served, served)
 
 
 def _details(inv: dict[str, Any] | None) -> dict[str, Any]:
@@ -80,7 +96,7 @@ def native_tags(
     """``/api/tags``: every model vLLM serves, with the inventory's details where the name is known."""
     index = _by_name(inventory_models)
     models = [
-        _tag_entry(str(card["id"]), card, _inventory_for(str(card["id"]), index, aliases))
+        _tag_entry(_client_name(card, aliases), card, _inventory_for(str(card["id"]), index, aliases))
         for card in vllm_models
         if card.get("id")
     ]
@@ -96,7 +112,7 @@ def native_ps(
     for card in vllm_models:
         if not card.get("id"):
             continue
-        entry = _tag_entry(str(card["id"]), card, _inventory_for(str(card["id"]), index, aliases))
+        entry = _tag_entry(_client_name(card, aliases), card, _inventory_for(str(card["id"]), index, aliases))
         entry.pop("modified_at")
         entry.pop("capabilities", None)
         entry["expires_at"] = FOREVER

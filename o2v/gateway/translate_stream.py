@@ -1,4 +1,4 @@
-"""vLLM's answers (SSE chunks or whole bodies) as Ollama's native replies, field for field.
+"""vLLM's streamed answers (SSE chunks) as Ollama's native NDJSON lines, field for field.
 
 Shapes follow Ollama's ``api.ChatResponse`` / ``api.GenerateResponse`` in their Go field order: ``model``,
 ``created_at`` (RFC3339 with nanoseconds), ``message`` or ``response``, ``done``; the final line adds
@@ -15,7 +15,6 @@ vLLM except with speculative decoding, and ``prompt_eval_count`` is left out rat
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from typing import Any, Literal
@@ -37,16 +36,26 @@ def done_reason(finish_reason: str | None) -> str:
     return _DONE_REASONS.get(finish_reason, finish_reason)
 
 
+def ndjson_line(obj: dict[str, Any]) -> bytes:
+    """One compact JSON line, UTF-8 as Go writes it. orjson is fast but stops at 64-bit integers, which a tool
+    call's arguments may hold; the standard library takes those."""
+    try:
+        return orjson.dumps(obj) + b"\n"
+    except orjson.JSONEncodeError:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
 def _arguments(text: str, name: str) -> dict[str, Any]:
     if not text.strip():
         return {}
+    # vLLM's fault, not the client's: a bad gateway (502) when it ends a whole reply.
     what = f"vLLM returned tool call {name!r} with arguments that are not a JSON object: {text[:200]!r}"
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise TranslationError(what) from exc
+        raise TranslationError(what, status=502) from exc
     if not isinstance(value, dict):
-        raise TranslationError(what)
+        raise TranslationError(what, status=502)
     return value
 
 
@@ -85,7 +94,7 @@ def logprobs_in(choice: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _reasoning(part: dict[str, Any]) -> str:
+def reasoning(part: dict[str, Any]) -> str:
     # vLLM says "reasoning" today, "reasoning_content" before (and some servers still do).
     return part.get("reasoning") or part.get("reasoning_content") or ""
 
@@ -103,7 +112,9 @@ class NativeStream:
     """Turns the parsed SSE events of one vLLM stream into Ollama NDJSON lines.
 
     Create it when the request is sent (its clock starts then), ``feed`` every event, then ``finish`` once for
-    the ``done: true`` line. An ``{"error": ...}`` event becomes Ollama's in-stream error line.
+    the ``done: true`` line. Neither raises: an ``{"error": ...}`` event, or a tool call whose arguments are not
+    a JSON object, becomes Ollama's in-stream ``{"error": ...}`` line and sets ``failed`` (stop reading then;
+    ``finish`` after a failure returns the same error line again rather than a done line).
     """
 
     def __init__(
@@ -125,6 +136,12 @@ class NativeStream:
         self._calls: dict[int, _CallParts] = {}
         self._deltas = 0
         self.failed = False
+        self._error_line = b""
+
+    def _fail(self, message: str) -> bytes:
+        self.failed = True
+        self._error_line = ndjson_line({"error": message})
+        return self._error_line
 
     def _line(self, text: str, thinking: str, calls: list[dict[str, Any]], logprobs: list[dict[str, Any]]) -> bytes:
         obj: dict[str, Any] = {"model": self.model, "created_at": rfc3339_nano(self._wall())}
@@ -145,7 +162,7 @@ class NativeStream:
                 obj["tool_calls"] = calls
         if logprobs:
             obj["logprobs"] = logprobs
-        return orjson.dumps(obj) + b"\n"
+        return ndjson_line(obj)
 
     def _absorb_calls(self, deltas: list[dict[str, Any]]) -> None:
         for delta in deltas:
@@ -167,10 +184,11 @@ class NativeStream:
     def feed(self, event: dict[str, Any]) -> list[bytes]:
         """The NDJSON lines one parsed SSE event (``chat.completion.chunk`` or ``text_completion``) gives."""
         error = event.get("error")
+        if event.get("object") == "error":  # vLLM before Aug 2025: a flat error object
+            error = event
         if error is not None and not event.get("choices"):
-            self.failed = True
             message = error.get("message") if isinstance(error, dict) else error
-            return [orjson.dumps({"error": str(message or "vLLM reported an error")}) + b"\n"]
+            return [self._fail(str(message or "vLLM reported an error"))]
         if event.get("usage"):
             self._usage = event["usage"]
         lines = []
@@ -179,7 +197,7 @@ class NativeStream:
                 continue  # Ollama has no n > 1; the translated request never asks for it
             delta = choice.get("delta")
             if isinstance(delta, dict):
-                text, thinking = delta.get("content") or "", _reasoning(delta)
+                text, thinking = delta.get("content") or "", reasoning(delta)
                 if delta.get("tool_calls"):
                     self._absorb_calls(delta["tool_calls"])
                     self._first = self._first or self._clock()
@@ -193,14 +211,22 @@ class NativeStream:
             if choice.get("finish_reason"):
                 self._finish_reason = choice["finish_reason"]
                 if self._calls:
-                    lines.append(self._line("", "", self._take_calls(), []))
+                    try:
+                        lines.append(self._line("", "", self._take_calls(), []))
+                    except TranslationError as exc:
+                        lines.append(self._fail(str(exc)))
         return lines
 
     def finish(self) -> bytes:
         """The final ``done: true`` line with done_reason, token counts and durations (ns)."""
+        if self.failed:
+            return self._error_line
         end = self._clock()
         first = self._first if self._first is not None else end
-        calls = self._take_calls() if self._calls else []
+        try:
+            calls = self._take_calls() if self._calls else []
+        except TranslationError as exc:
+            return self._fail(str(exc))
         obj: dict[str, Any] = {"model": self.model, "created_at": rfc3339_nano(self._wall())}
         if self.kind == "chat":
             message: dict[str, Any] = {"role": "assistant", "content": ""}
@@ -213,7 +239,7 @@ class NativeStream:
         obj["done_reason"] = done_reason(self._finish_reason)
         usage = self._usage or {}
         obj.update(
-            _metrics(
+            metrics(
                 total=max(0, end - self._start),
                 prompt_eval=max(0, first - self._start),
                 eval_=max(0, end - first),
@@ -223,10 +249,10 @@ class NativeStream:
         )
         if calls and self.kind == "generate":
             obj["tool_calls"] = calls
-        return orjson.dumps(obj) + b"\n"
+        return ndjson_line(obj)
 
 
-def _metrics(
+def metrics(
     *, total: int, prompt_eval: int | None, eval_: int, prompt_tokens: Any, completion_tokens: Any
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"total_duration": total, "load_duration": 0}
@@ -237,76 +263,4 @@ def _metrics(
     if isinstance(completion_tokens, int):
         out["eval_count"] = completion_tokens
     out["eval_duration"] = eval_
-    return out
-
-
-def native_reply(kind: Kind, openai_body: dict[str, Any], model: str, elapsed_ns: int) -> dict[str, Any]:
-    """A whole (non-streamed) vLLM answer as Ollama's single reply object.
-
-    vLLM does not time a whole answer unless asked (``metrics.time_to_first_token_ms`` when present), so
-    without it ``prompt_eval_duration`` is left out and ``eval_duration`` is the whole ``elapsed_ns``.
-    """
-    choices = openai_body.get("choices") or [{}]
-    choice = choices[0]
-    message = choice.get("message")
-    if isinstance(message, dict):
-        text, thinking = message.get("content") or "", _reasoning(message)
-        calls = tool_calls_in(message.get("tool_calls"))
-    else:
-        text, thinking, calls = choice.get("text") or "", "", []
-    out: dict[str, Any] = {"model": model, "created_at": rfc3339_nano()}
-    if kind == "chat":
-        reply_message: dict[str, Any] = {"role": "assistant", "content": text}
-        if thinking:
-            reply_message["thinking"] = thinking
-        if calls:
-            reply_message["tool_calls"] = calls
-        out["message"] = reply_message
-    else:
-        out["response"] = text
-        if thinking:
-            out["thinking"] = thinking
-    out["done"] = True
-    out["done_reason"] = done_reason(choice.get("finish_reason"))
-    logprobs = logprobs_in(choice)
-    if logprobs:
-        out["logprobs"] = logprobs
-    usage = openai_body.get("usage") or {}
-    ttft_ms = (openai_body.get("metrics") or {}).get("time_to_first_token_ms")
-    prompt_eval = min(elapsed_ns, int(ttft_ms * 1e6)) if isinstance(ttft_ms, int | float) else None
-    out.update(
-        _metrics(
-            total=max(0, elapsed_ns),
-            prompt_eval=prompt_eval,
-            eval_=max(0, elapsed_ns - (prompt_eval or 0)),
-            prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"),
-        )
-    )
-    if calls and kind == "generate":
-        out["tool_calls"] = calls
-    return out
-
-
-def _normalised(vector: list[float]) -> list[float]:
-    # Ollama's /api/embed L2-normalises every vector; vLLM usually has already, so this changes nothing then.
-    norm = math.sqrt(sum(v * v for v in vector))
-    return [v / norm for v in vector] if norm > 0 else list(vector)
-
-
-def native_embed_reply(
-    openai_body: dict[str, Any], model: str, *, legacy: bool, elapsed_ns: int | None = None
-) -> dict[str, Any]:
-    """vLLM's ``/v1/embeddings`` answer as ``/api/embed`` (``embeddings``) or legacy ``/api/embeddings``."""
-    data = sorted(openai_body.get("data") or [], key=lambda item: item.get("index", 0))
-    vectors = [list(item.get("embedding") or []) for item in data]
-    if legacy:
-        return {"embedding": vectors[0] if vectors else []}
-    out: dict[str, Any] = {"model": model, "embeddings": [_normalised(v) for v in vectors]}
-    if elapsed_ns is not None:
-        out["total_duration"] = max(0, elapsed_ns)
-    out["load_duration"] = 0
-    prompt_tokens = (openai_body.get("usage") or {}).get("prompt_tokens")
-    if isinstance(prompt_tokens, int):
-        out["prompt_eval_count"] = prompt_tokens
     return out

@@ -9,6 +9,7 @@ import pytest
 
 from o2v.errors import O2VError, TranslationError
 from o2v.gateway.translate import NativeCall, translate_chat, translate_embed, translate_generate
+from o2v.gateway.translate_options import UNHONOURED_OPTIONS
 
 SERVED = "meta-llama/Llama-3.1-8B-Instruct"
 USER = [{"role": "user", "content": "hi"}]
@@ -272,6 +273,16 @@ def test_raw_generate_goes_to_completions_with_the_prompt_as_is() -> None:
     assert call.body["stream_options"] == {"include_usage": True}
 
 
+@pytest.mark.parametrize(
+    ("options", "max_tokens"), [(None, None), ({"num_predict": -1}, None), ({"num_predict": 9}, 9)]
+)
+def test_raw_generate_always_sets_max_tokens(options: dict[str, int] | None, max_tokens: int | None) -> None:
+    # vLLM's CompletionRequest defaults max_tokens to 16; Ollama's default is "until a stop".
+    body = generate(prompt="x", raw=True, options=options).body
+    assert "max_tokens" in body
+    assert body["max_tokens"] == max_tokens
+
+
 def test_raw_generate_counts_think_and_takes_logprobs_as_a_count() -> None:
     call = generate(prompt="x", raw=True, think=True, logprobs=True, top_logprobs=2)
     assert "think" in call.ignored_options
@@ -358,3 +369,10 @@ def test_embed_options_and_keep_alive_are_counted() -> None:
     call = translate_embed(body, "e", legacy=False)
     assert sorted(call.ignored_options) == ["keep_alive", "num_ctx", "temperature"]
     assert "num_ctx" not in call.body
+
+
+@pytest.mark.parametrize("option", sorted(UNHONOURED_OPTIONS))
+def test_every_unhonoured_option_is_listed_and_not_sent(option: str) -> None:
+    call = chat(options={option: 1})
+    assert call.ignored_options == [option]
+    assert option not in call.body

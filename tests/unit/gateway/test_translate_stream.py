@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from o2v.errors import TranslationError
 from o2v.gateway.translate import NativeStream
 from o2v.simulate.openai_fmt import OpenAIStream, OpenAIStyle, parse_request
 
@@ -262,11 +261,22 @@ def test_a_tool_call_with_empty_arguments_has_an_empty_object() -> None:
 
 
 @pytest.mark.parametrize("args", ['{"city": "Par', "[1, 2]"])
-def test_tool_arguments_that_are_not_an_object_are_an_error(args: str) -> None:
+def test_tool_arguments_that_are_not_an_object_end_the_stream_with_an_error_line(args: str) -> None:
     stream = NativeStream("chat", MODEL, clock=ticking())
     stream.feed(chunk(tool_calls=[tool_delta(0, ident="c1", name="f", args=args)]))
-    with pytest.raises(TranslationError, match="not a JSON object"):
-        stream.feed(chunk(finish="tool_calls"))
+    lines = stream.feed(chunk(finish="tool_calls"))
+    assert stream.failed is True
+    assert len(lines) == 1
+    assert "not a JSON object" in json.loads(lines[0])["error"]
+    assert stream.finish() == lines[0]
+
+
+def test_bad_tool_arguments_found_at_finish_are_an_error_line() -> None:
+    stream = NativeStream("chat", MODEL, clock=ticking())
+    stream.feed(chunk(tool_calls=[tool_delta(0, ident="c1", name="f", args="{oops")]))
+    final = json.loads(stream.finish())
+    assert list(final) == ["error"]
+    assert stream.failed is True
 
 
 def test_without_usage_eval_count_is_the_delta_count_and_prompt_count_is_left_out() -> None:
@@ -306,6 +316,15 @@ def test_an_error_event_becomes_ollamas_error_line() -> None:
     error = {"error": {"message": "The engine died.", "type": "InternalServerError", "param": None, "code": 500}}
     assert stream.feed(error) == [b'{"error":"The engine died."}\n']
     assert stream.failed is True
+    assert stream.finish() == b'{"error":"The engine died."}\n'
+    legacy = {
+        "object": "error",
+        "message": "Old engine died.",
+        "type": "InternalServerError",
+        "param": None,
+        "code": 500,
+    }
+    assert NativeStream("chat", MODEL).feed(legacy) == [b'{"error":"Old engine died."}\n']
 
 
 def test_other_choices_are_not_mixed_in() -> None:
@@ -357,3 +376,25 @@ def test_completion_logprobs_are_reshaped() -> None:
 def test_unicode_is_written_as_utf8() -> None:
     line = NativeStream("chat", MODEL, clock=ticking()).feed(chunk(content="héllo <b> 世界"))[0]
     assert "héllo <b> 世界".encode() in line
+
+
+def test_the_last_argument_fragment_may_come_with_the_finish_chunk() -> None:
+    events = [
+        chunk(tool_calls=[tool_delta(0, ident="c1", name="get_weather", args='{"city": "Par')]),
+        chunk(tool_calls=[tool_delta(0, args='is"}')], finish="tool_calls"),
+    ]
+    objs = run(NativeStream("chat", MODEL, clock=ticking()), events)
+    assert objs[0]["message"]["tool_calls"][0]["function"]["arguments"] == {"city": "Paris"}
+
+
+def test_the_last_token_may_come_with_the_finish_chunk() -> None:
+    events = [chunk(content="Hel"), chunk(content="lo", finish="length")]
+    objs = run(NativeStream("chat", MODEL, clock=ticking()), events)
+    assert [o["message"]["content"] for o in objs] == ["Hel", "lo", ""]
+    assert objs[-1]["done_reason"] == "length"
+
+
+def test_huge_integers_in_tool_arguments_survive() -> None:
+    events = [chunk(tool_calls=[tool_delta(0, ident="c1", name="f", args='{"n": 123456789012345678901234567890}')])]
+    objs = run(NativeStream("chat", MODEL, clock=ticking()), [*events, chunk(finish="tool_calls")])
+    assert objs[0]["message"]["tool_calls"][0]["function"]["arguments"] == {"n": 123456789012345678901234567890}
