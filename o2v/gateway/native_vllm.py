@@ -44,7 +44,7 @@ async def serve_native(
         if path == "/":
             return web.Response(text="Ollama is running", headers={BACKEND_HEADER: "vllm"})
         if path == "/api/version":
-            return _json(tr.native_version())
+            return _json(tr.native_version(gw.ollama_version))
         if path == "/api/tags":
             return _json(tr.native_tags(gw.vllm_cards, gw.inventory_models, aliases=aliases))
         if path == "/api/ps":

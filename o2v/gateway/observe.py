@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
@@ -100,10 +101,9 @@ class Observer:
         if ex.error_kind is not None:
             self.errors.labels(ex.backend, ex.error_kind).inc()
         if self.writer is not None:
-            from datetime import UTC, datetime
-
+            # model_construct: every field is already typed here; validation would cost more than the rest.
             self.writer.add(
-                RequestSample(
+                RequestSample.model_construct(
                     time=datetime.fromtimestamp(ex.wall, UTC),
                     source="gateway",
                     backend="vllm" if ex.backend == "vllm" else "ollama",

@@ -57,6 +57,7 @@ class Gateway:
         self.vllm_cards: list[dict[str, Any]] = []
         self.inventory_models: list[dict[str, Any]] = _inventory_models(config)
         self._models_task: asyncio.Task[None] | None = None
+        self.ollama_version: str | None = None
 
     # -- life cycle -------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -66,6 +67,9 @@ class Gateway:
         if self.writer is not None:
             await self.writer.__aenter__()
         await self.refresh_models()
+        with contextlib.suppress(UpstreamError, AttributeError):
+            # /api/version for clients on vLLM reports the Ollama they were moved from, when it answers.
+            self.ollama_version = str((await self.upstreams["ollama"].get_json("/api/version")).get("version"))
         self._models_task = asyncio.create_task(self._follow_models(), name="o2v-gateway-models")
 
     async def stop(self) -> None:
