@@ -70,11 +70,11 @@ class Upstream:
 
     def auth_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         """The headers sent on: for vLLM the client's Authorization is replaced by vLLM's own key (or dropped)."""
-        out = dict(headers)
-        if self.backend == "vllm":
-            out.pop("Authorization", None)
-            if self.api_key:
-                out["Authorization"] = f"Bearer {self.api_key}"
+        if self.backend != "vllm":
+            return dict(headers)
+        out = {k: v for k, v in headers.items() if k.lower() != "authorization"}  # in any spelling
+        if self.api_key:
+            out["Authorization"] = f"Bearer {self.api_key}"
         return out
 
     @asynccontextmanager

@@ -6,12 +6,13 @@ import asyncio
 
 import httpx
 import orjson
+from support.engines import free_port
 
 from o2v.gateway.run import running_gateway
 from o2v.simulate.process import SimulatorProcess
 from o2v.store import Store
 
-from .conftest import ADMIN_TOKEN, MODEL, OLLAMA_ONLY, Running, make_config
+from .conftest import ADMIN_TOKEN, MODEL, OLLAMA_ONLY, VLLM_KEY, Running, make_config
 
 CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "hello"}], "stream": True, "max_tokens": 8}
 
@@ -125,3 +126,41 @@ async def test_every_model_request_becomes_a_gateway_sample(gateway: Running) ->
     assert samples[0].e2e_ms >= samples[0].ttft_ms
     assert samples[1].output_tokens == orjson.loads(r.content)["eval_count"]
     await asyncio.sleep(0)
+
+
+async def test_what_reaches_vllm_is_the_gateways_key_and_the_mapped_model(ollama_sim: SimulatorProcess,
+                                                                         store: Store) -> None:
+    """A recording stand-in for vLLM shows the exact headers and body the gateway sends it."""
+    from aiohttp import web
+
+    seen: list[tuple[dict[str, str], bytes]] = []
+
+    async def models(request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "team-llm", "object": "model"}]})
+
+    async def chat(request: web.Request) -> web.Response:
+        seen.append((dict(request.headers), await request.read()))
+        return web.json_response({"id": "x", "object": "chat.completion", "choices": []})
+
+    app = web.Application()
+    app.router.add_get("/v1/models", models)
+    app.router.add_post("/v1/chat/completions", chat)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        config = make_config(ollama_sim.url, f"http://127.0.0.1:{port}", served_names={MODEL: "team-llm"})
+        store.set_percent(100, actor="test")
+        async with running_gateway(config, store), httpx.AsyncClient(timeout=10) as client:
+            for spelling in ("Authorization", "authorization", "AUTHORIZATION"):
+                r = await client.post(f"http://127.0.0.1:{config.listen_port}/v1/chat/completions",
+                                      json={"model": MODEL, "messages": []}, headers={spelling: "Bearer client-token"})
+                assert r.headers["X-O2V-Backend"] == "vllm"
+    finally:
+        await runner.cleanup()
+    for headers, body in seen:
+        sent = [v for k, v in headers.items() if k.lower() == "authorization"]
+        assert sent == [f"Bearer {VLLM_KEY}"]
+        assert orjson.loads(body)["model"] == "team-llm"
+    assert len(seen) == 3
