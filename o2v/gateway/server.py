@@ -121,21 +121,24 @@ class Gateway:
                 headers.get("Authorization"), headers.get("X-O2V-Client"), request.remote, headers.get("User-Agent")
             )
         except Unauthorized as exc:
-            return error_response(api, 401, str(exc))
+            return error_response(api, 401, str(exc), "ollama")
+        # The gateway's own refusals still say where this client is routed (every response carries the header).
+        home = choose_backend(caller, self.follower.table, vllm_serves_model=True)
         if request.content_length is not None and request.content_length > self.config.max_body_bytes:
-            return self._too_large(api, request.content_length)
+            return self._too_large(api, request.content_length, home)
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return self._too_large(api, None)
+            return self._too_large(api, None, home)
         parsed: dict[str, Any] | None = None
         if body and request.method in _MODEL_IN_BODY:
             try:
                 loaded = orjson.loads(body)
             except orjson.JSONDecodeError as exc:
-                return error_response(api, 400, f"the request body is not valid JSON: {exc}")
+                return error_response(api, 400, f"the request body is not valid JSON: {exc}", home)
             if not isinstance(loaded, dict):
-                return error_response(api, 400, f"the request body must be a JSON object, got {type(loaded).__name__}")
+                kind = type(loaded).__name__
+                return error_response(api, 400, f"the request body must be a JSON object, got {kind}", home)
             parsed = loaded
         model = _model_of(parsed)
         table = self.follower.table
@@ -162,10 +165,10 @@ class Gateway:
                 self.observer.requests.labels(backend, caller.name, api, str(ex.status)).inc()
         return response
 
-    def _too_large(self, api: Any, size: int | None) -> web.Response:
+    def _too_large(self, api: Any, size: int | None, backend: str) -> web.Response:
         got = f"{size} bytes" if size is not None else "more"
         return error_response(api, 413, f"the request body is too large: {got}, the gateway accepts at most "
-                              f"{self.config.max_body_bytes} bytes (gateway.max_body_bytes)")  # fmt: skip
+                              f"{self.config.max_body_bytes} bytes (gateway.max_body_bytes)", backend)  # fmt: skip
 
 
 def _backends(config: GatewayConfig) -> list[tuple[Backend, str]]:
