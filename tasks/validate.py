@@ -39,8 +39,8 @@ class ValidationResult(BaseModel):
 def validate_phase(ctx: MigrationContext, plan: MigrationPlan, deployment: Deployment) -> ValidationResult:
     def work() -> ValidationResult:
         from checks.runner import run_suite
-        from flows.rollback import roll_back
         from o2v.loadgen.compare import run_comparison
+        from o2v.rollback import roll_back
 
         out_dir = ctx.reports_dir / "comparison"
         report = run_comparison(
