@@ -138,6 +138,9 @@ COMPARISON_COLUMNS = [
     "baseline_throughput",
     "throughput_ratio",
     "throughput_unit",
+    "busy_throughput_ratio",
+    "busy_throughput_ratio_low",
+    "busy_throughput_ratio_high",
 ]
 
 
@@ -147,6 +150,7 @@ def comparison_frame(
     *,
     min_samples: int,
     spec: IntervalSpec | None = None,
+    stats: tuple[dict[float, dict[str, float]], dict[float, dict[str, float]]] | None = None,
 ) -> pd.DataFrame:
     """One row per load level both sides ran with ``min_samples`` successful requests each.
 
@@ -155,7 +159,7 @@ def comparison_frame(
     """
     import pandas as pd
 
-    cand, base = level_stats(candidate), level_stats(baseline)
+    cand, base = stats or (level_stats(candidate), level_stats(baseline))
     rows: list[dict[str, Any]] = []
     for level in sorted(set(cand) & set(base)):
         c, b = cand[level], base[level]
@@ -169,6 +173,7 @@ def comparison_frame(
             unit = "output tokens/s"
         e2e = _ratio(candidate, baseline, level, "ok_e2e_ms", spec)
         ttft = _ratio(candidate, baseline, level, "ok_ttft_ms", spec)
+        busy = _busy(candidate, baseline, level, spec, tokens=bool(c["tokens"] and b["tokens"]))
         rows.append(
             {
                 "concurrency": level,
@@ -184,18 +189,21 @@ def comparison_frame(
                 "ttft_ratio_high": ttft.high,
                 "candidate_throughput": c["throughput"],
                 "baseline_throughput": b["throughput"],
-                "throughput_ratio": c["throughput"] / b["throughput"]
-                if b["throughput"] > 0
-                else float("inf"),
+                "throughput_ratio": c["throughput"] / b["throughput"] if b["throughput"] > 0 else float("inf"),
                 "throughput_unit": unit,
+                "busy_throughput_ratio": busy.point,
+                "busy_throughput_ratio_low": busy.low,
+                "busy_throughput_ratio_high": busy.high,
             }
         )
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 
-def short_levels(candidate: pd.DataFrame, baseline: pd.DataFrame, *, min_samples: int) -> dict[float, tuple[int, int]]:
+def short_levels(
+    stats: tuple[dict[float, dict[str, float]], dict[float, dict[str, float]]], *, min_samples: int
+) -> dict[float, tuple[int, int]]:
     """Levels both sides ran but with fewer than ``min_samples`` successful requests: level -> (cand ok, base ok)."""
-    cand, base = level_stats(candidate), level_stats(baseline)
+    cand, base = stats
     return {
         level: (int(cand[level]["ok"]), int(base[level]["ok"]))
         for level in sorted(set(cand) & set(base))
@@ -237,6 +245,24 @@ def error_difference_frame(
             }
         ]
     )
+
+
+def _busy(
+    candidate: pd.DataFrame, baseline: pd.DataFrame, level: float, spec: IntervalSpec | None, *, tokens: bool
+) -> Interval:
+    from checks.intervals import Interval, ratio_of_busy_throughput
+
+    sides = []
+    for side in (candidate, baseline):
+        ok = side[(side["concurrency"].fillna(-1.0) == level) & (side["ok"] == 1)].dropna(subset=["ok_e2e_ms"])
+        amount = ok["output_tokens"].fillna(0.0) if tokens else ok["ok_e2e_ms"] * 0 + 1.0
+        sides.append((amount.to_numpy(float), ok["ok_e2e_ms"].to_numpy(float) / 1000))
+    if spec is None:
+        if any(len(t) == 0 or e.sum() <= 0 for t, e in sides):
+            return Interval(float("nan"), float("nan"), float("nan"))
+        point = (sides[0][0].sum() / sides[0][1].sum()) / (sides[1][0].sum() / sides[1][1].sum())
+        return Interval(float(point), float(point), float(point))
+    return ratio_of_busy_throughput(sides[0], sides[1], spec, level)
 
 
 def _ratio(

@@ -27,7 +27,7 @@ def sentence(part: Part, check: Check, observed: float | None) -> str:
     return sentence
 
 
-_LEVEL_COLUMNS = ("p95_ratio", "ttft_ratio", "throughput_ratio")
+_LEVEL_COLUMNS = ("p95_ratio", "ttft_ratio", "throughput_ratio", "busy_throughput_ratio")
 
 
 def _where(part: Part, check: Check) -> str:
@@ -52,16 +52,15 @@ def _worst_level(part: Part, check: Check) -> str:
     level = row["concurrency"]
     if level != level or level < 0:
         return ""
-    if check.column == "throughput_ratio":
+    if "throughput" in check.column:
         unit = row["throughput_unit"]
-        detail = f", {row['candidate_throughput']:.1f} vs {row['baseline_throughput']:.1f} {unit}"
+        detail = f", measured {row['candidate_throughput']:.1f} vs {row['baseline_throughput']:.1f} {unit}"
     else:
         detail = f", {_fmt(row['candidate_p95_e2e_ms'], 'ms')} vs {_fmt(row['baseline_p95_e2e_ms'], 'ms')}"
-        if check.column.endswith(("_low", "_high")):
-            stem = check.column.rsplit("_", 1)[0]
-            detail = f", interval {_fmt(row[f'{stem}_low'], 'ratio')} .. {_fmt(row[f'{stem}_high'], 'ratio')}" + (
-                detail if stem == "p95_ratio" else ""
-            )
+    if check.column.endswith(("_low", "_high")):
+        stem = check.column.rsplit("_", 1)[0]
+        interval = f", interval {_fmt(row[f'{stem}_low'], 'ratio')} .. {_fmt(row[f'{stem}_high'], 'ratio')}"
+        detail = interval + (detail if stem in ("p95_ratio", "busy_throughput_ratio") else "")
     return f" at concurrency {int(level)}{detail}"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from checks.frames import comparison_frame, error_difference_frame, for_backend, short_levels
+from checks.frames import comparison_frame, error_difference_frame, for_backend, level_stats, short_levels
 from checks.intervals import IntervalSpec
 from checks.model import Check, Part, SuitePlan, enough, latency_and_rates
 from o2v.config import ThresholdSettings
@@ -39,8 +39,9 @@ def validation_suite(frame: pd.DataFrame, th: ThresholdSettings, baseline: pd.Da
             latency_and_rates(vllm, th, p95_e2e_ms=th.p95_e2e_ms, setting="p95_e2e_ms"),
         )
     )
-    compared = comparison_frame(vllm, ollama, min_samples=th.min_samples, spec=interval_spec(th))
-    for level, (v_ok, o_ok) in short_levels(vllm, ollama, min_samples=th.min_samples).items():
+    stats = (level_stats(vllm), level_stats(ollama))
+    compared = comparison_frame(vllm, ollama, min_samples=th.min_samples, spec=interval_spec(th), stats=stats)
+    for level, (v_ok, o_ok) in short_levels(stats, min_samples=th.min_samples).items():
         plan.inconclusive.append(
             f"concurrency {_level(level)}: only {v_ok} successful vLLM and {o_ok} successful Ollama requests; "
             f"at least {th.min_samples} each (thresholds.min_samples) are needed to compare p95s at that level; "
@@ -69,14 +70,32 @@ def validation_suite(frame: pd.DataFrame, th: ThresholdSettings, baseline: pd.Da
         )
         return plan
     checks = ratio_checks(loaded, th, "", th.max_vllm_to_ollama_p95_ratio, "max_vllm_to_ollama_p95_ratio")
+    # Throughput is judged on the busy-slot estimate's interval (checks/intervals.py): the whole interval
+    # below the floor fails, an interval reaching below it is inconclusive.
+    floor, setting = (
+        th.min_vllm_to_ollama_throughput_ratio / (1 + th.ratio_tolerance),
+        "min_vllm_to_ollama_throughput_ratio",
+    )
+    pct = f"{th.confidence * 100:g} %"
     checks.append(
         Check(
-            "throughput ratio vLLM/Ollama",
-            "throughput_ratio",
+            f"throughput ratio vLLM/Ollama, high end of {pct} interval",
+            "busy_throughput_ratio_high",
             "min",
-            th.min_vllm_to_ollama_throughput_ratio / (1 + th.ratio_tolerance),
+            floor,
             "ratio",
-            "min_vllm_to_ollama_throughput_ratio",
+            setting,
+        )
+    )
+    checks.append(
+        Check(
+            f"throughput ratio vLLM/Ollama, low end of {pct} interval",
+            "busy_throughput_ratio_low",
+            "min",
+            floor,
+            "ratio",
+            setting,
+            on_violation="inconclusive",
         )
     )
     plan.parts.append(Part("validation.comparison", "vllm vs ollama", loaded, checks))
@@ -144,6 +163,10 @@ def _level_figures(plan: SuitePlan, compared: pd.DataFrame) -> None:
                 if value == value:
                     plan.figures[f"{name} ratio vLLM/Ollama {at}{suffix}"] = value
         plan.figures[f"throughput ratio vLLM/Ollama {at}"] = float(row["throughput_ratio"])
+        for suffix in ("", "_low", "_high"):
+            value = float(row[f"busy_throughput_ratio{suffix}"])
+            if value == value:
+                plan.figures[f"busy-slot throughput ratio vLLM/Ollama {at}{suffix.replace('_', ' ')}"] = value
     loaded = compared["p95_ratio"]
     plan.figures["p95 e2e ratio vLLM/Ollama"] = float(loaded.max())
 

@@ -186,7 +186,7 @@ class ThresholdSettings(Section):
         0.95, gt=0.5, lt=1, description="Two-sided confidence of the intervals the vLLM-vs-Ollama gate judges."
     )
     bootstrap_resamples: int = Field(
-        2000, ge=200, le=100_000, description="Bootstrap resamples per interval (more: steadier bounds, slower)."
+        1000, ge=200, le=100_000, description="Bootstrap resamples per interval (more: steadier bounds, slower)."
     )
     bootstrap_seed: int = Field(0, description="Seed of the bootstrap, so the same samples give the same verdict.")
     max_error_rate_increase: float = Field(
