@@ -220,6 +220,11 @@ class StoreSettings(Section):
         description="SQLAlchemy URL of the results store (postgresql://user:password@host/db works too).",
     )
     batch_size: int = Field(500, ge=1, le=100_000, description="Samples written per insert.")
+    data_docs_base_url: str | None = Field(
+        None,
+        description="URL where the GX project's data_docs folder is served (e.g. https://ci.example/o2v-docs/); "
+        "Slack messages and artifacts link there. File paths when empty.",
+    )
 
     @field_validator("url")
     @classmethod

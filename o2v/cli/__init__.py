@@ -8,6 +8,7 @@ __all__ = ["app", "main"]
 
 # Command modules register themselves on import; keep one line per area (append below).
 from o2v.cli import (
+    check_cmd,  # noqa: E402,F401
     config_cmd,  # noqa: E402,F401
     diagnose_cmd,  # noqa: E402,F401
     flows_cmd,  # noqa: E402,F401
@@ -17,3 +18,4 @@ from o2v.cli import (
     plan_cmd,  # noqa: E402,F401
     simulate_cmd,  # noqa: E402,F401
 )
+

@@ -126,4 +126,10 @@ def run_comparison(
         interrupted=ollama_result.interrupted or vllm_result.interrupted,
     )
     report.files = write_report(report, target)
+    if store is not None:
+        # So the pair can be re-judged later by one id: `o2v check validation --run <comparison_id>`.
+        store.set_state(
+            report.state_key(),
+            {"ollama_run_id": ollama_result.run_id, "vllm_run_id": vllm_result.run_id, "out_dir": str(target)},
+        )
     return report

@@ -6,6 +6,7 @@ model only: compare -> report -> plots -> comparison, every arrow pointing one w
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
@@ -18,6 +19,10 @@ class ComparisonReport(BaseModel):
 
     ollama: LoadTestResult
     vllm: LoadTestResult
+    comparison_id: str = Field(
+        default_factory=lambda: uuid.uuid4().hex[:12],
+        description="Names the pair of runs in the store (state key 'comparison:<id>'): `o2v check validation --run`.",
+    )
     vllm_max_num_seqs: int | None = Field(None, description="vLLM's --max-num-seqs when known (drawn on plots).")
     out_dir: str
     files: dict[str, str] = Field(default_factory=dict, description="Report files by kind: json, markdown, png.")
@@ -30,6 +35,9 @@ class ComparisonReport(BaseModel):
         vllm = {lvl.concurrency: lvl for lvl in self.vllm.levels}
         keys = [c for c in self.ollama.workload.concurrency if c in ollama or c in vllm]
         return [(c, ollama.get(c), vllm.get(c)) for c in dict.fromkeys(keys)]
+
+    def state_key(self) -> str:
+        return f"comparison:{self.comparison_id}"
 
     def warnings(self) -> list[str]:
         return [f"ollama: {w}" for w in self.ollama.warnings] + [f"vllm: {w}" for w in self.vllm.warnings]
