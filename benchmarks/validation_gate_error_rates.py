@@ -53,7 +53,8 @@ def main() -> None:
             counts[judge_without_gx("validation", window, thresholds).status] += 1
         row = {"true_ratio": ratio, "runs": args.runs} | {k: v / args.runs for k, v in counts.items()}
         table.append(row)
-        print(f"ratio {ratio:4}: pass {row['pass']:.1%}  fail {row['fail']:.1%}  inconclusive {row['inconclusive']:.1%}")
+        shares = "  ".join(f"{k} {row[k]:.1%}" for k in ("pass", "fail", "inconclusive"))
+        print(f"ratio {ratio:4}: {shares}", flush=True)
     example_ratio = 1.5
     example = synthetic_window(
         example_ratio, levels=levels, samples_per_level=per_level, sigma=args.sigma, rng=np.random.default_rng(7)
