@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from checks.verdict import Verdict
 from o2v.deploy import Deployment
-from o2v.errors import GateFailed
+from o2v.errors import GateFailed, PhaseError
 from o2v.loadgen.comparison import ComparisonReport
 from o2v.plan import MigrationPlan
 from o2v.servers.traffic import OllamaTraffic
@@ -106,7 +106,7 @@ def validate_phase(ctx: MigrationContext, plan: MigrationPlan, deployment: Deplo
                     + "; ".join(verdict.reasons[:3]),
                     flow_run_url=ctx.flow_run_url,
                 )
-            raise GateFailed(f"validation suite (inconclusive, {choice})", verdict.reasons or ["inconclusive"])
+            raise _inconclusive_error(choice, verdict, deployment)
 
     return run_phase(ctx, "validate", work, ValidationResult, figures=_figures)
 
@@ -201,6 +201,17 @@ def _inconclusive(ctx: MigrationContext, measured: Measurement, attempt: int) ->
         return "fail", None
     record(ctx.store, decision, action=f"validation-{decision.choice.replace(' ', '-')}", target=target, detail=detail)
     return decision.choice, decision
+
+
+def _inconclusive_error(choice: str, verdict: Verdict, deployment: Deployment) -> PhaseError:
+    reason = f"validation suite inconclusive ({choice}): " + "; ".join(verdict.reasons or ["inconclusive"])
+    if choice == "roll back":
+        return PhaseError("validate", reason, "vLLM was rolled back as decided; clients stay on Ollama")
+    hint = (
+        f"vLLM is still running at {deployment.url}; re-run migrate (from_phase=validate) to measure again with "
+        "more requests per level, or run the rollback flow"
+    )
+    return PhaseError("validate", reason, hint)
 
 
 def _roll_back(ctx: MigrationContext, reason: str, actor: str) -> None:
