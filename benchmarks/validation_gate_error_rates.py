@@ -57,7 +57,7 @@ def main() -> None:
         for _ in range(args.runs):
             window = synthetic_window(ratio, levels=levels, samples_per_level=per_level, sigma=args.sigma, rng=rng)
             counts[judge_without_gx("validation", window, thresholds).status] += 1
-        row = {"true_ratio": ratio, "runs": float(args.runs)} | {k: v / args.runs for k, v in counts.items()}
+        row = {"true_ratio": ratio, "runs": args.runs} | {k: v / args.runs for k, v in counts.items()}
         table.append(row)
         shares = "  ".join(f"{k} {row[k]:.1%}" for k in ("pass", "fail", "inconclusive"))
         print(f"ratio {ratio:4}: {shares}", flush=True)
