@@ -21,6 +21,7 @@ from checks.verdict import Verdict
 from o2v.deploy import Deployment
 from o2v.errors import GateFailed, PhaseError
 from o2v.loadgen.comparison import ComparisonReport
+from o2v.loadgen.metrics import LoadTestResult
 from o2v.plan import MigrationPlan
 from o2v.servers.traffic import OllamaTraffic
 from tasks.approval import Decision, NoAnswer, ask, record
@@ -141,9 +142,15 @@ def measure(ctx: MigrationContext, plan: MigrationPlan, deployment: Deployment, 
         ctx.settings,
         start=ollama.started,
         end=ollama.finished or ollama.started,
-        own_requests=len(ollama.samples) + max(ollama.workload.warmup_requests, 1),
+        own_requests=requests_sent(ollama),
     )
     return Measurement(report, verdict, traffic)
+
+
+def requests_sent(result: LoadTestResult) -> int:
+    """Inference requests a load test sent: the measured ones and the warm-ups (the preflight only GETs)."""
+    workload = result.workload
+    return len(result.samples) + max(workload.warmup_requests, 1 if workload.preflight else 0)
 
 
 def evidence_markdown(ctx: MigrationContext, measured: Measurement, attempt: int) -> str:
