@@ -78,7 +78,9 @@ class Measurement:
     traffic: OllamaTraffic
 
 
-@task(name="validate", cache_policy=NO_CACHE, timeout_seconds=7200)
+# No task timeout: the run may wait for a person (up to slack.approval_timeout_s, which may be days) and measure
+# again; each measurement is bounded by its request count and loadtest.request_timeout_s.
+@task(name="validate", cache_policy=NO_CACHE)
 def validate_phase(ctx: MigrationContext, plan: MigrationPlan, deployment: Deployment) -> ValidationResult:
     def work() -> ValidationResult:
         attempt = 1
