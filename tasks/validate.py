@@ -99,7 +99,8 @@ def validate_phase(ctx: MigrationContext, plan: MigrationPlan, deployment: Deplo
                 attempt += 1
                 continue
             if choice == "accept":
-                return _result(measured, attempt, decided_by=decision.decided_by if decision else "policy")
+                who = _who(decision) if decision else "policy (thresholds.on_inconclusive=accept)"
+                return _result(measured, attempt, decided_by=who)
             if choice == "roll back":
                 _roll_back(ctx, "validation inconclusive; a person chose to roll back", _who(decision))
             else:
