@@ -181,3 +181,19 @@ def test_outside_a_flow_run_inconclusive_fails_and_leaves_vllm_running(setup: An
         validate_phase.fn(ctx, plan, deployment)
     assert status(settings.vllm.container_name, "process", workdir=settings.workdir).state == "running"
     assert store.audit_log() == []
+
+
+def test_the_accept_policy_passes_an_inconclusive_validation_and_audits_it(setup: Any) -> None:
+    settings, plan, deployment = setup
+    settings.thresholds.on_inconclusive = "accept"
+    store = Store(settings.store.url)
+    ctx = MigrationContext(
+        settings=settings, store=store, runner=PhaseRunner(store, settings.migration_id, settings.config_hash()),
+        notifier=ConsoleNotifier(StringIO(), artifacts=False), reports_dir=settings.workdir / "reports",
+    )  # fmt: skip
+    result = validate_phase.fn(ctx, plan, deployment)
+    assert (result.verdict, result.decided_by) == ("accepted", "policy (thresholds.on_inconclusive=accept)")
+    assert result.reasons  # the reasons it was not a pass stay with the result
+    assert [(e.actor, e.action) for e in store.audit_log()] == [
+        ("o2v-policy (thresholds.on_inconclusive=accept)", "accept-inconclusive")
+    ]
