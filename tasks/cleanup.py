@@ -3,12 +3,12 @@
 The smoke test and the validation suite both end here, so a wrong model caught by the smoke test leaves
 the host exactly as a slow one caught by validation does: no vLLM holding GPU memory next to Ollama, the
 ledger's deploy cancelled (the next run deploys again), the audit log and Slack saying why. The rollback
-itself is one call, so moving ``roll_back`` elsewhere only changes the import below.
+itself is one call, :func:`o2v.rollback.roll_back`, shared with the rollback flow and the validate phase.
 """
 
 from __future__ import annotations
 
-from flows.rollback import roll_back
+from o2v.rollback import roll_back
 from tasks.common import MigrationContext
 
 

@@ -67,6 +67,12 @@ def ask(
     return answer
 
 
+def in_flow_run() -> bool:
+    from prefect.context import FlowRunContext
+
+    return FlowRunContext.get() is not None
+
+
 def current_flow_run_id() -> str:
     from prefect.context import FlowRunContext
 
