@@ -39,6 +39,7 @@ __all__ = [
     "get_backend",
     "status",
     "teardown",
+    "with_secret_digests",
 ]
 
 
@@ -66,11 +67,17 @@ def deploy(
     stopped (not removed) so that it does not hold GPU memory next to Ollama.
     """
     env = resolve_env(spec, secrets or {})
-    # The fingerprint sees each secret through a keyed hash, so a rotated HF token or API key recreates the server.
-    digests = secret_digests(workdir, {name: env[name] for name in spec.secret_env})
-    if digests:
-        spec = spec.model_copy(update={"secret_digests": {**spec.secret_digests, **digests}})
+    spec = with_secret_digests(spec, env, workdir)
     return get_backend(backend, Path(workdir)).deploy(spec, env, progress or (lambda message: None))
+
+
+def with_secret_digests(spec: LaunchSpec, env: Mapping[str, str], workdir: str | Path = Path(".o2v")) -> LaunchSpec:
+    """The spec as deployed: its fingerprint sees each secret through a keyed hash (never the value), so a rotated
+    HF token or API key recreates the server."""
+    digests = secret_digests(workdir, {name: env[name] for name in spec.secret_env})
+    if not digests:
+        return spec
+    return spec.model_copy(update={"secret_digests": {**spec.secret_digests, **digests}})
 
 
 def teardown(

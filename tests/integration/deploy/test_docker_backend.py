@@ -18,7 +18,7 @@ import httpx
 import pytest
 from support.engines import need
 
-from o2v.deploy import DockerBackend, deploy, status, teardown
+from o2v.deploy import DockerBackend, deploy, status, teardown, with_secret_digests
 from o2v.deploy.spec import LaunchSpec
 from o2v.errors import DeployError
 
@@ -103,7 +103,8 @@ def test_create_reuse_recreate_and_teardown(engine: Any, backend: DockerBackend,
     assert (first.reused, first.recreated, first.vram_gib) == (False, False, None)
     assert httpx.get(first.url + "/health").status_code == 200
     container = engine.containers.get(spec.name)
-    assert container.labels["com.docker.compose.config-hash"] == spec.fingerprint()
+    deployed = with_secret_digests(spec, {"HF_TOKEN": "hf_not_a_real_token"})
+    assert container.labels["com.docker.compose.config-hash"] == deployed.fingerprint()
     assert container.labels["com.docker.compose.service"] == "vllm"
     assert "HF_TOKEN=hf_not_a_real_token" in container.attrs["Config"]["Env"]
     assert container.attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from o2v.deploy import ProcessBackend, deploy, status, teardown
+from o2v.deploy import ProcessBackend, deploy, status, teardown, with_secret_digests
 from o2v.deploy.spec import LaunchSpec
 from o2v.errors import DeployError
 
@@ -77,7 +77,8 @@ def test_deploy_rerun_reuses_then_changed_plan_replaces(tmp_path: Path, port: in
     assert replaced.pid != first.pid
     with pytest.raises(ProcessLookupError):
         os.kill(first.pid or 0, 0)
-    assert status("vllm-test", backend).fingerprint == changed.fingerprint()
+    deployed = with_secret_digests(changed, {"HF_TOKEN": "hf_secret_value"})
+    assert status("vllm-test", backend).fingerprint == deployed.fingerprint()
 
 
 def test_a_fresh_backend_object_finds_the_running_process(tmp_path: Path, port: int, backend: ProcessBackend) -> None:
