@@ -10,7 +10,7 @@ from o2v.inventory.report import write_reports
 from tasks.common import MigrationContext, run_phase
 
 
-@task(name="inventory", cache_policy=NO_CACHE, timeout_seconds=900)
+@task(name="inventory", task_run_name="inventory-{ctx.migration_id}", cache_policy=NO_CACHE, timeout_seconds=900)
 def inventory_phase(ctx: MigrationContext, *, scan_paths: list[str]) -> Inventory:
     def work() -> Inventory:
         inventory = take_inventory(ctx.settings, scan_paths=scan_paths)

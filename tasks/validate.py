@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from o2v.deploy import Deployment
 from o2v.errors import GateFailed
 from o2v.plan import MigrationPlan
-from tasks.common import MigrationContext, run_phase
+from tasks.common import LevelProgress, MigrationContext, file_link, run_phase, table_artifact
 
 
 class ValidationResult(BaseModel):
@@ -29,20 +29,23 @@ class ValidationResult(BaseModel):
         markdown = self.report_files.get("markdown")
         if markdown and Path(markdown).exists():
             lines += ["", Path(markdown).read_text(encoding="utf-8")]
-        lines += ["", "**Files**", ""] + [f"- {kind}: `{path}`" for kind, path in sorted(self.report_files.items())]
+        lines += ["", "**Files**", ""]
+        lines += [f"- {kind}: {file_link(path)}" for kind, path in sorted(self.report_files.items())]
         if self.data_docs_path:
-            lines.append(f"- Great Expectations Data Docs: `{self.data_docs_path}`")
+            lines.append(f"- Great Expectations Data Docs: {file_link(self.data_docs_path)}")
         return "\n".join(lines)
 
 
-@task(name="validate", cache_policy=NO_CACHE, timeout_seconds=7200)
+@task(name="validate", task_run_name="validate-{ctx.migration_id}", cache_policy=NO_CACHE, timeout_seconds=7200)
 def validate_phase(ctx: MigrationContext, plan: MigrationPlan, deployment: Deployment) -> ValidationResult:
     def work() -> ValidationResult:
         from checks.runner import run_suite
         from flows.rollback import roll_back
         from o2v.loadgen.compare import run_comparison
+        from o2v.loadgen.report import COMPARE_COLUMNS, compare_rows
 
         out_dir = ctx.reports_dir / "comparison"
+        progress = LevelProgress("validate-progress", 2 * len(ctx.settings.loadtest.concurrency), "load levels done")
         report = run_comparison(
             ctx.settings,
             store=ctx.store,
@@ -51,7 +54,11 @@ def validate_phase(ctx: MigrationContext, plan: MigrationPlan, deployment: Deplo
             vllm_url=deployment.url,
             vllm_model=plan.served_model_names[0],
             vllm_max_num_seqs=plan.side_by_side.max_num_seqs,
+            on_level=progress,
         )
+        progress.finish()
+        columns = [c.replace("\n", " ") for c in COMPARE_COLUMNS]
+        table_artifact("comparison", columns, compare_rows(report), "Ollama and vLLM side by side, per level")
         verdict = run_suite(
             "validation",
             report.vllm.samples,
