@@ -57,7 +57,7 @@ def validate_phase(ctx: MigrationContext, plan: MigrationPlan, deployment: Deplo
             on_level=progress,
         )
         progress.finish()
-        columns = [c.replace("\n", " ") for c in COMPARE_COLUMNS]
+        columns = [c.replace("-\n", "").replace("\n", " ") for c in COMPARE_COLUMNS]
         table_artifact("comparison", columns, compare_rows(report), "Ollama and vLLM side by side, per level")
         verdict = run_suite(
             "validation",

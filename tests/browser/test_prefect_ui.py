@@ -8,6 +8,7 @@ the test keeps what the browser showed, for the docs.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from o2v.phases import PHASES
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 MIGRATION_ID = "ui-rehearsal"
+TALL = {"width": 1280, "height": 1000}
 
 
 def prefect_yaml_deployments() -> list[dict[str, Any]]:
@@ -48,6 +50,17 @@ def flow_runs(server: PrefectServer, deployment: str) -> list[dict[str, Any]]:
     return list(found.json())
 
 
+def new_run(server: PrefectServer, deployment: str, timeout_s: float = 60) -> str:
+    """The run the form just created (the UI goes back to the deployment page and says so in a toast)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runs = flow_runs(server, deployment)
+        if runs:
+            return str(runs[0]["id"])
+        time.sleep(0.5)
+    raise AssertionError(f"no flow run of deployment {deployment} appeared within {timeout_s} s")
+
+
 def wait_for_state(server: PrefectServer, run_id: str, done: set[str], timeout_s: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     run: dict[str, Any] = {}
@@ -59,10 +72,10 @@ def wait_for_state(server: PrefectServer, run_id: str, done: set[str], timeout_s
     raise AssertionError(f"flow run {run_id} is still {run.get('state_type')} after {timeout_s} s")
 
 
-def schema_property(page: Any, label: str) -> Any:
+def schema_property(page: Any, label: str, within: Any = None) -> Any:
     """One field of a Prefect schema form, found by its label as a person reads it."""
     labelled = page.locator(".schema-form-property__label", has_text=label)
-    return page.locator(".schema-form-property").filter(has=labelled).last
+    return (within or page).locator(".schema-form-property").filter(has=labelled).last
 
 
 def title(field: str) -> str:
@@ -131,6 +144,8 @@ def ui_rehearsal(browser: Any, ui_server: PrefectServer, tmp_path_factory: pytes
     workdir = tmp_path_factory.mktemp("ui-rehearsal")
     with SimulatorProcess("ollama", args=OLLAMA_SIM_ARGS) as ollama:
         config = rehearsal_config(workdir, ollama.url, free_port(), "from-the-config")
+        # The test is about what the UI shows, not the gate: timing on a loaded 2-core runner must not fail it.
+        config["thresholds"] = {"max_single_stream_p95_ratio": 10.0}
         config_path = workdir / "migration.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         context = browser.new_context(viewport=VIEWPORT, base_url=ui_server.api_url.removesuffix("/api"))
@@ -141,10 +156,9 @@ def ui_rehearsal(browser: Any, ui_server: PrefectServer, tmp_path_factory: pytes
             for label, value in (("Config Path", str(config_path)), ("Migration Id", MIGRATION_ID)):
                 prop = schema_property(page, label)
                 prop.get_by_role("button", name="str", exact=True).click()
-                prop.locator("input").fill(value)
+                prop.locator("textarea").fill(value)
             page.get_by_role("button", name="Submit").click()
-            page.wait_for_url("**/runs/flow-run/**")
-            run_id = page.url.split("/runs/flow-run/")[1].split("?")[0]
+            run_id = new_run(ui_server, migrate)
             run = wait_for_state(ui_server, run_id, {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}, 420)
             assert run["state_type"] == "COMPLETED", run["state"]
             yield run_id
@@ -160,7 +174,8 @@ def test_a_run_from_the_form_shows_its_phases_under_its_migration_id(page: Any, 
     expect(page.get_by_text(f"migrate-{MIGRATION_ID}").first).to_be_visible()
     expect(page.get_by_text("Completed").first).to_be_visible()
     screenshot(page, "flow-run")
-    page.get_by_role("tab", name="Task Runs").click()
+    page.get_by_text("Task Runs", exact=True).click()
+    expect(page.get_by_text(f"{len(PHASES)} Task runs").first).to_be_visible()
     for phase in PHASES:
         expect(page.get_by_text(f"{phase}-{MIGRATION_ID}").first).to_be_visible()
 
@@ -183,13 +198,9 @@ def test_the_rehearsal_artifacts_render_as_headings_tables_and_links(
     phase_keys = [phase.replace("_", "-") for phase in PHASES]
     assert set(phase_keys) | {"comparison", "validate-progress"} <= set(made), sorted(made)
 
-    page.goto(f"/runs/flow-run/{ui_rehearsal}?tab=Artifacts")
-    expect(page.get_by_text("comparison").first).to_be_visible()
-    screenshot(page, "artifacts")
-
     for key in phase_keys:
         page.goto(f"/artifacts/artifact/{made[key]['id']}")
-        body = page.locator(".markdown-renderer").first
+        body = page.locator("article.markdown-renderer", has=page.locator("h1"))  # not the description above it
         expect(body.locator("h1").first).to_contain_text(f"{key.replace('-', '_')}: succeeded")
         expect(body.locator("table").first).to_be_visible()
         shown = body.inner_text()
@@ -201,13 +212,14 @@ def test_the_rehearsal_artifacts_render_as_headings_tables_and_links(
         if key == "validate":
             for name in ("latency.png", "throughput.png", "index.html"):
                 link = body.get_by_role("link", name=name)
-                expect(link).to_have_attribute("href", r"file:///.*" + name.replace(".", r"\."))
+                expect(link).to_have_attribute("href", re.compile("^file:///.*/" + re.escape(name) + "$"))
             screenshot(page, "artifact-validate")
 
     page.goto(f"/artifacts/artifact/{made['comparison']['id']}")
     table = page.locator("table").first
-    expect(table).to_contain_text("Ollama")
-    expect(table).to_contain_text("vLLM")
+    for column in ("concurrency", "E2E p95 Ollama", "E2E p95 vLLM"):
+        expect(table.locator("th", has_text=column).first).to_be_visible()
+    expect(table.locator("tbody tr")).to_have_count(3)  # the rehearsal's concurrency levels 1, 4, 8
     screenshot(page, "artifact-comparison")
 
     progress = httpx.get(f"{ui_server.api_url}/artifacts/{made['validate-progress']['id']}").json()
@@ -262,16 +274,26 @@ def test_a_paused_run_shows_the_evidence_and_the_resume_form_approves_it(
         time.sleep(0.2)
     wait_for_state(ui_server, outcome["run"], {"PAUSED"}, 120)
 
+    # Prefect's resume dialog gives the evidence what the form leaves over: in a 1280x800 window that is one line
+    # of a scroll box, so a person approving would use a taller window (this one), where all of it shows.
+    page.set_viewport_size(TALL)
     page.goto(f"/runs/flow-run/{outcome['run']}")
     page.get_by_role("button", name="Resume").click()
     dialog = page.get_by_role("dialog")
-    expect(dialog.locator("h2", has_text="Move ci-bot to vLLM")).to_be_visible()
-    expect(dialog.locator("table")).to_contain_text("ci-bot")
+    evidence = dialog.locator("article.markdown-renderer").first
+    expect(evidence.locator("h2", has_text="Move ci-bot to vLLM")).to_be_visible()
+    expect(evidence.locator("h3", has_text="Traffic so far")).to_be_visible()
+    expect(evidence.locator("table td", has_text="ci-bot")).to_be_visible()
+    shown, needed = evidence.evaluate("e => [e.clientHeight, e.scrollHeight]")
+    assert shown >= needed, f"the evidence is clipped to {shown} of {needed} px"
     screenshot(page, "approval-resume-form")
-    decision = schema_property(dialog, "Decision")
-    decision.locator("button").last.click()
-    page.get_by_role("option", name="approve").click()
-    schema_property(dialog, "Approver").locator("input").fill("ui-tester")
+
+    decision = schema_property(page, "Decision", within=dialog)
+    decision.locator(".p-select-button__control").focus()
+    page.keyboard.press("ArrowDown")  # opens the choices, as a keyboard user would
+    expect(page.get_by_role("option")).to_have_text(["approve", "reject"])
+    page.get_by_role("option", name="approve", exact=True).click()
+    schema_property(page, "Approver", within=dialog).locator("textarea").fill("ui-tester")
     dialog.get_by_role("button", name="Submit").click()
 
     thread.join(120)
