@@ -300,3 +300,25 @@ def test_a_paused_run_shows_the_evidence_and_the_resume_form_approves_it(
     answer = outcome["answer"]
     assert (answer.decision, answer.via, answer.approver) == ("approve", "prefect-ui", "ui-tester")
     assert wait_for_state(ui_server, outcome["run"], {"COMPLETED"}, 60)["state_type"] == "COMPLETED"
+
+
+# -- the newer UI (/v2), where the server's root now sends a browser -------------------------------------
+
+
+def test_the_v2_ui_lists_the_deployments_and_shows_the_custom_run_form(page: Any, ui_server: PrefectServer) -> None:
+    from playwright.sync_api import expect
+
+    page.goto("/")
+    page.wait_for_url("**/v2/**")
+    page.goto("/v2/deployments")
+    for deployment in prefect_yaml_deployments():
+        expect(page.get_by_text(deployment["name"], exact=True).first).to_be_visible()
+    page.goto(f"/v2/deployments/deployment/{deployment_id(ui_server, 'baseline-monitor')}")
+    expect(page.get_by_text("Every 15 minutes, between 08:00 AM and 06:59 PM, Monday through Friday")).to_be_visible()
+
+    page.goto(f"/v2/deployments/deployment/{deployment_id(ui_server, 'migrate')}")
+    page.get_by_role("button", name="Run").first.click()
+    page.get_by_role("menuitem", name="Custom run").click()
+    for name, field in MigrateParameters.model_fields.items():
+        expect(page.get_by_text(f"{title(name)} (Optional)", exact=True)).to_be_visible()
+        expect(page.get_by_text(str(field.description), exact=True)).to_be_visible()
