@@ -11,7 +11,8 @@ from typing import Any
 from support.prefect_server import ROOT
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-# Flags that keep Chromium off the network (this machine has none) and working as root in a container.
+# Flags that keep Chromium off the network (a closed CI machine refuses its connections) and working as root in a
+# container. Playwright adds a fresh temporary --user-data-dir to every launch.
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
