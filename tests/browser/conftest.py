@@ -8,10 +8,12 @@ Debian executable: no browser download.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from support.browser import CHROMIUM_ARGS, VIEWPORT, chromium_path
 from support.engines import need
@@ -37,6 +39,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServe
         server.cli("work-pool", "create", POOL, "--type", "process", "--overwrite")
         server.cli("--no-prompt", "deploy", "--all")
         server.start_worker()
+        wait_until_ready(server)
         yield server
     finally:
         server.stop()
@@ -68,3 +71,14 @@ def page(browser: Any, ui_server: PrefectServer) -> Iterator[Any]:
         yield opened
     finally:
         context.close()
+
+
+def wait_until_ready(server: PrefectServer, timeout_s: float = 90) -> None:
+    """Until the worker's first heartbeat the UI shows every deployment as "Not Ready": wait for the pool."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if httpx.get(f"{server.api_url}/work_pools/{POOL}", timeout=5).json().get("status") == "READY":
+            return
+        time.sleep(0.5)
+    log = (server.home / "worker.log").read_text()
+    raise RuntimeError(f"work pool {POOL} is not ready after {timeout_s} s; the worker's log:\n{log[-3000:]}")
