@@ -32,6 +32,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServe
         # The worker's flow-run processes import flows/ and tasks/ from this tree, as the deployment says.
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
         "PREFECT_WORKER_QUERY_SECONDS": "2",
+        "PREFECT_LOGGING_LEVEL": "INFO",  # the runs' logs, as a person reads them in the Logs tab
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     })
     server.start()

@@ -172,6 +172,7 @@ def test_a_run_from_the_form_shows_its_phases_under_its_migration_id(page: Any, 
     page.goto(f"/runs/flow-run/{ui_rehearsal}")
     expect(page.get_by_text(f"migrate-{MIGRATION_ID}").first).to_be_visible()
     expect(page.get_by_text("Completed").first).to_be_visible()
+    expect(page.get_by_text(f"migration {MIGRATION_ID}, config hash").first).to_be_visible()  # the Logs tab
     screenshot(page, "flow-run")
     page.get_by_text("Task Runs", exact=True).click()
     expect(page.get_by_text(f"{len(PHASES)} Task runs").first).to_be_visible()

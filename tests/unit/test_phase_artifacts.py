@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from o2v.deploy.results import Deployment
 from o2v.inventory.types import Inventory
-from tasks.common import _markdown, file_link
+from tasks.common import LevelProgress, _markdown, file_link, table_artifact
 
 
 class Row(BaseModel):
@@ -42,3 +42,11 @@ def test_the_deploy_and_inventory_artifacts_are_readable() -> None:
 
 def test_report_files_are_links() -> None:
     assert file_link("/tmp/r/latency.png") == "[latency.png](file:///tmp/r/latency.png)"
+
+
+def test_outside_a_flow_run_the_table_and_progress_artifacts_are_skipped() -> None:
+    table_artifact("comparison", ["level"], [["1"]], "plain library use")
+    progress = LevelProgress("validate-progress", 4, "levels")
+    progress()
+    progress.finish()
+    assert (progress.artifact_id, progress.done) == (None, 1)
