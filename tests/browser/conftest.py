@@ -67,6 +67,9 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, ui_server: PrefectServer) -> Iterator[Any]:
     context = browser.new_context(viewport=VIEWPORT, base_url=ui_server.api_url.removesuffix("/api"))
     context.set_default_timeout(30_000)
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)  # a loaded 2-core CI machine renders slower than the default 5 s allow
     opened = context.new_page()
     try:
         yield opened
