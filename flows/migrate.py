@@ -54,10 +54,28 @@ class MigrationSummary(BaseModel):
     reports_dir: str
 
 
-@flow(name="migrate", log_prints=True, validate_parameters=True)
-def migrate(params: MigrateParameters | None = None) -> MigrationSummary:
+def run_name() -> str:
+    """``migrate-<migration id>`` (``-from-<phase>`` on a forced re-run): the name the Prefect UI lists."""
+    from prefect.runtime import flow_run
+
+    given = flow_run.parameters.get("params") or {}
+    params = given if isinstance(given, MigrateParameters) else MigrateParameters.model_validate(given)
+    migration_id = params.migration_id
+    if not migration_id:
+        try:
+            migration_id = load_settings(params.config_path).migration_id
+        except ConfigError:
+            migration_id = "unconfigured"  # the flow itself reports the configuration problems
+    return f"migrate-{migration_id}" + (f"-from-{params.from_phase}" if params.from_phase else "")
+
+
+# Not `MigrateParameters | None`: the UI would show a None/object switch set to None, and hide every field.
+DEFAULT_PARAMETERS = MigrateParameters()
+
+
+@flow(name="migrate", flow_run_name=run_name, log_prints=True, validate_parameters=True)
+def migrate(params: MigrateParameters = DEFAULT_PARAMETERS) -> MigrationSummary:
     """Move the team from Ollama to vLLM up to a validated side-by-side deployment."""
-    params = params or MigrateParameters()
     logger = get_run_logger()
     try:
         settings = load_settings(params.config_path)

@@ -22,7 +22,7 @@ def deploy_secrets(settings: Settings) -> dict[str, str]:
     return secrets
 
 
-@task(name="deploy", cache_policy=NO_CACHE, timeout_seconds=7200)
+@task(name="deploy", task_run_name="deploy-{ctx.migration_id}", cache_policy=NO_CACHE, timeout_seconds=7200)
 def deploy_phase(ctx: MigrationContext, plan: MigrationPlan) -> Deployment:
     """Re-read the GPU (the plan's reading may be old), then start vLLM or keep the one running this plan."""
     checked: list[GPURecheck] = []

@@ -11,7 +11,7 @@ from o2v.diagnose import Diagnosis, diagnose
 from tasks.common import MigrationContext, run_phase
 
 
-@task(name="diagnose", cache_policy=NO_CACHE, timeout_seconds=1800)
+@task(name="diagnose", task_run_name="diagnose-{ctx.migration_id}", cache_policy=NO_CACHE, timeout_seconds=1800)
 def diagnose_phase(ctx: MigrationContext, *, log_file: str | None = None, probe: bool = True) -> Diagnosis:
     def work() -> Diagnosis:
         return diagnose(ctx.settings, store=ctx.store, log_path=Path(log_file) if log_file else None, probe=probe)

@@ -10,7 +10,7 @@ from o2v.inventory import Inventory
 from tasks.common import MigrationContext, run_phase
 
 
-@task(name="verify_gpu", cache_policy=NO_CACHE, timeout_seconds=300)
+@task(name="verify_gpu", task_run_name="verify_gpu-{ctx.migration_id}", cache_policy=NO_CACHE, timeout_seconds=300)
 def verify_gpu_phase(ctx: MigrationContext, inventory: Inventory) -> GPUReport:
     def work() -> GPUReport:
         report = verify_gpu(ctx.settings)

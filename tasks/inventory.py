@@ -12,7 +12,7 @@ from tasks.retrying import retry_transient
 
 
 @task(
-    name="inventory", cache_policy=NO_CACHE, timeout_seconds=900,
+    name="inventory", task_run_name="inventory-{ctx.migration_id}", cache_policy=NO_CACHE, timeout_seconds=900,
     retries=2, retry_delay_seconds=[10, 30], retry_condition_fn=retry_transient,  # Ollama restarting, a 503
 )
 def inventory_phase(ctx: MigrationContext, *, scan_paths: list[str]) -> Inventory:

@@ -12,7 +12,7 @@ from o2v.plan import MigrationPlan, make_plan, render_compose
 from tasks.common import MigrationContext, run_phase
 
 
-@task(name="plan", cache_policy=NO_CACHE, timeout_seconds=300)
+@task(name="plan", task_run_name="plan-{ctx.migration_id}", cache_policy=NO_CACHE, timeout_seconds=300)
 def plan_phase(
     ctx: MigrationContext, inventory: Inventory, gpu_report: GPUReport, diagnosis: Diagnosis
 ) -> MigrationPlan:

@@ -14,7 +14,7 @@ from tasks.cleanup import roll_back_after_gate
 from tasks.common import MigrationContext, _artifact, run_phase
 
 
-@task(name="smoke", cache_policy=NO_CACHE, timeout_seconds=900)
+@task(name="smoke", task_run_name="smoke-{ctx.migration_id}", cache_policy=NO_CACHE, timeout_seconds=900)
 def smoke_phase(ctx: MigrationContext, plan: MigrationPlan, deployment: Deployment) -> SmokeResult:
     def work() -> SmokeResult:
         api_key = ctx.settings.vllm.api_key

@@ -24,7 +24,7 @@ from o2v.loadgen.comparison import ComparisonReport
 from o2v.loadgen.metrics import LoadTestResult
 from o2v.plan import MigrationPlan
 from o2v.servers.traffic import OllamaTraffic
-from tasks.common import MigrationContext, run_phase
+from tasks.common import LevelProgress, MigrationContext, file_link, run_phase, table_artifact
 
 # What a person may answer to an inconclusive validation, in the Prefect UI's form or as Slack buttons.
 VALIDATION_CHOICES = [
@@ -59,9 +59,11 @@ class ValidationResult(BaseModel):
         markdown = self.report_files.get("markdown")
         if markdown and Path(markdown).exists():
             lines += ["", Path(markdown).read_text(encoding="utf-8")]
-        lines += ["", "**Files**", ""] + [f"- {kind}: `{path}`" for kind, path in sorted(self.report_files.items())]
+        lines += ["", "**Files**", ""]
+        lines += [f"- {kind}: {file_link(path)}" for kind, path in sorted(self.report_files.items())]
         if self.data_docs_url:
-            lines.append(f"- Great Expectations Data Docs: {self.data_docs_url}")
+            docs = self.data_docs_url
+            lines.append(f"- Great Expectations Data Docs: {docs if '://' in docs else file_link(docs)}")
         if self.comparison_id:
             lines.append(f"- re-judge: `o2v check validation --run {self.comparison_id}`")
         return "\n".join(lines)
@@ -76,7 +78,7 @@ class Measurement:
 
 # No task timeout: the run may wait for a person (up to slack.approval_timeout_s, which may be days) and measure
 # again; each measurement is bounded by its request count and loadtest.request_timeout_s.
-@task(name="validate", cache_policy=NO_CACHE)
+@task(name="validate", task_run_name="validate-{ctx.migration_id}", cache_policy=NO_CACHE)
 def validate_phase(ctx: MigrationContext, plan: MigrationPlan, deployment: Deployment) -> ValidationResult:
     def work() -> ValidationResult:
         attempt = 1
@@ -116,9 +118,12 @@ def measure(ctx: MigrationContext, plan: MigrationPlan, deployment: Deployment, 
     from checks.gx_project import project_dir_for
     from checks.runner import run_suite
     from o2v.loadgen.compare import run_comparison
+    from o2v.loadgen.report import COMPARE_COLUMNS, compare_rows
     from o2v.servers.traffic import ollama_traffic
 
     out_dir = ctx.reports_dir / ("comparison" if attempt == 1 else f"comparison-{attempt}")
+    progress = LevelProgress("validate-progress", 2 * len(ctx.settings.loadtest.concurrency),
+                             "load levels done")  # fmt: skip
     report = run_comparison(
         ctx.settings,
         store=ctx.store,
@@ -127,7 +132,11 @@ def measure(ctx: MigrationContext, plan: MigrationPlan, deployment: Deployment, 
         vllm_url=deployment.url,
         vllm_model=plan.served_model_names[0],
         vllm_max_num_seqs=plan.side_by_side.max_num_seqs,
+        on_level=progress,
     )
+    progress.finish()
+    columns = [c.replace("-\n", "").replace("\n", " ") for c in COMPARE_COLUMNS]
+    table_artifact("comparison", columns, compare_rows(report), "Ollama and vLLM side by side, per level")
     verdict = run_suite(
         "validation",
         report.vllm.samples,

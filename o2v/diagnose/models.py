@@ -185,3 +185,9 @@ class Diagnosis(BaseModel):
     probe: ProbeOutcome | None = None
     evidence_sources: list[str] = Field(default_factory=list)
     created: datetime = Field(default_factory=utcnow)
+
+    def to_markdown(self) -> str:
+        """Headings and tables for the Prefect UI's artifact (o2v.diagnose.report writes it)."""
+        from o2v.diagnose.report import to_markdown
+
+        return to_markdown(self)

@@ -104,3 +104,9 @@ class Inventory(BaseModel):
     clients: list[ClientActivity] = Field(default_factory=list)
     problems: list[str] = Field(default_factory=list, description="Sources that could not be read, and why.")
     taken_at: datetime = Field(default_factory=datetime.now)
+
+    def to_markdown(self) -> str:
+        """Headings and tables for the Prefect UI's artifact (o2v.inventory.report writes it)."""
+        from o2v.inventory.report import to_markdown
+
+        return to_markdown(self)

@@ -8,6 +8,7 @@ URL, API and model name, so any difference in the report is the servers'.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from o2v.config import Settings
 from o2v.errors import ConfigError
 from o2v.loadgen.comparison import ComparisonReport
-from o2v.loadgen.metrics import LoadTestResult
+from o2v.loadgen.metrics import LevelStats, LoadTestResult
 from o2v.loadgen.runner import run_async, run_loadtest
 from o2v.loadgen.workload import Workload, workload_from_settings
 from o2v.store import Store
@@ -71,6 +72,7 @@ async def compare_async(
     store: Store | None = None,
     progress: bool = False,
     stop: asyncio.Event | None = None,
+    on_level: Callable[[LevelStats], None] | None = None,
 ) -> tuple[LoadTestResult, LoadTestResult]:
     """Run Ollama then vLLM; both preflights run before any load so a bad vLLM URL fails in seconds."""
     from o2v.loadgen.preflight import preflight
@@ -86,10 +88,10 @@ async def compare_async(
             continue
         if store is not None:
             async with store.writer() as writer:
-                result = await run_loadtest(workload, writer=writer, progress=progress, stop=stop)
+                result = await run_loadtest(workload, writer=writer, progress=progress, stop=stop, on_level=on_level)
             store.save_run(result.run_record())
         else:
-            result = await run_loadtest(workload, progress=progress, stop=stop)
+            result = await run_loadtest(workload, progress=progress, stop=stop, on_level=on_level)
         results.append(result)
     return results[0], results[1]
 
@@ -105,6 +107,7 @@ def run_comparison(
     vllm_url: str | None = None,
     vllm_model: str | None = None,
     vllm_max_num_seqs: int | None = None,
+    on_level: Callable[[LevelStats], None] | None = None,
     **extra: Any,
 ) -> ComparisonReport:
     """Run the configured workload against Ollama and vLLM and write JSON, Markdown and PNG reports."""
@@ -114,7 +117,7 @@ def run_comparison(
         settings, model=model, ollama_url=ollama_url, vllm_url=vllm_url, vllm_model=vllm_model, **extra
     )
     ollama_result, vllm_result = run_async(
-        lambda stop: compare_async(ollama, vllm, store=store, progress=progress, stop=stop)
+        lambda stop: compare_async(ollama, vllm, store=store, progress=progress, stop=stop, on_level=on_level)
     )
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     target = out_dir or settings.workdir / "reports" / f"compare-{stamp}"

@@ -43,5 +43,9 @@ def test_nothing_is_installed_twice_when_the_programs_are_there(tmp_path: Path) 
     pg_bin = tmp_path / "no-postgres" / "15" / "bin"
     pg_bin.mkdir(parents=True)
     (pg_bin / "postgres").write_text("")
-    present = ["docker", "dockerd", "docker-compose", "debootstrap", "pg_ctlcluster", "c++", "git"]
+    present = ["docker", "dockerd", "docker-compose", "debootstrap", "pg_ctlcluster", "c++", "git", "chromium"]
     assert missing(tmp_path, present) == []
+
+
+def test_the_browser_tier_gets_debians_chromium(tmp_path: Path) -> None:
+    assert "chromium" in missing(tmp_path, ["dockerd", "git"])
