@@ -187,7 +187,7 @@ class LevelProgress:
         from prefect.artifacts import update_progress_artifact
 
         if self.artifact_id is not None:
-            update_progress_artifact(self.artifact_id, percent, _sync=True)  # type: ignore[call-arg]
+            update_progress_artifact(self.artifact_id, percent, _sync=True)  # type: ignore[call-arg,arg-type]
 
 
 def file_link(path: str) -> str:
