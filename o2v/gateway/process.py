@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from o2v.child_process import stop_child
 from o2v.errors import ServerError
 
 READY_PATH = "/o2v/health"
@@ -76,16 +77,7 @@ class GatewayProcess:
 
     def stop(self, timeout_s: float = 15.0) -> int | None:
         """SIGTERM (in-flight requests finish), then SIGKILL after ``timeout_s``."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=timeout_s)
-        return self.proc.returncode
+        return stop_child(self.proc, timeout_s)
 
     def __enter__(self) -> GatewayProcess:
         return self.start()

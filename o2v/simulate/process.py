@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Literal
 
+from o2v.child_process import stop_child
 from o2v.errors import ServerError
 
 READY_PATH = {"ollama": "/", "vllm": "/health"}
@@ -152,18 +153,10 @@ class SimulatorProcess:
 
     def stop(self, timeout_s: float = 5.0) -> int | None:
         """SIGTERM, then SIGKILL after ``timeout_s``; returns the exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=timeout_s)
+        code = stop_child(self.proc, timeout_s)
         for thread in self._threads:
             thread.join(timeout=1.0)
-        return self.proc.returncode
+        return code
 
     def __enter__(self) -> SimulatorProcess:
         return self.start()
