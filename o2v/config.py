@@ -24,6 +24,7 @@ from o2v.config_errors import describe_validation_error
 from o2v.config_sections import (
     CutoverSettings,
     DiagnoseSettings,
+    GatewaySettings,
     GPUSettings,
     LoadTestSettings,
     ModelMapping,
@@ -47,6 +48,7 @@ __all__ = [
     "CutoverSettings",
     "DiagnoseSettings",
     "GPUSettings",
+    "GatewaySettings",
     "LoadTestSettings",
     "ModelMapping",
     "MonitorSettings",
@@ -91,6 +93,7 @@ class Settings(BaseSettings):
         default_factory=DiagnoseSettings, description="Concurrency diagnosis."
     )
     monitor: MonitorSettings = Field(default_factory=MonitorSettings, description="Scheduled baseline monitor.")
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings, description="The cutover gateway.")
 
     @model_validator(mode="after")
     def _ports_differ(self) -> Settings:
