@@ -4,6 +4,7 @@
 #   o2v-base:bookworm            Debian 12 minbase + python3 (debootstrap + docker import)
 #   o2v-sim:<version>, :latest   `python3 -m o2v.simulate` on top of the base image
 #   o2v-sim-vllm, o2v-sim-ollama the same with entrypoints that mimic vllm/vllm-openai and ollama/ollama
+#   o2v-gateway:<version>        `o2v gateway` (the cutover gateway) on top of the base image
 #
 # Why local: no registry is reachable from the machines this runs on, so nothing can be pulled.
 # An image that already exists is reused; the simulator image is rebuilt when the sources it
@@ -122,9 +123,42 @@ build_entrypoint_tags() {
     log "o2v-sim-vllm:$version and o2v-sim-ollama:$version ready"
 }
 
+gateway_source_hash() {
+    {
+        git -C "$root" ls-files -co --exclude-standard -- o2v pyproject.toml deployments/images/gateway \
+            deployments/images/gateway-context.sh 2>/dev/null \
+            || find o2v pyproject.toml deployments/images/gateway -type f
+    } | LC_ALL=C sort | while read -r f; do [[ -f $f ]] && sha256sum "$f"; done | sha256sum | cut -c1-16
+}
+
+build_gateway() {
+    local version tag hash current ctx
+    version=$("$python" -c "import tomllib; print(tomllib.load(open('pyproject.toml','rb'))['project']['version'])")
+    tag=o2v-gateway:$version
+    hash=$(gateway_source_hash)
+    if [[ $force == 0 ]] && image_exists "$tag"; then
+        current=$(docker image inspect -f '{{ index .Config.Labels "o2v.source-hash" }}' "$tag" 2>/dev/null || true)
+        if [[ $current == "$hash" ]]; then
+            log "$tag exists for these sources ($hash), reusing it"
+            return
+        fi
+        log "$tag exists but the sources changed ($current -> $hash), rebuilding"
+    fi
+    ctx=$root/build/images/gateway
+    log "collecting wheels into $ctx"
+    bash "$root/deployments/images/gateway-context.sh" "$python" "$root" "$ctx"
+    log "building $tag"
+    DOCKER_BUILDKIT=0 docker build --quiet --network=none \
+        --build-arg BASE_IMAGE="$base_image" --build-arg O2V_VERSION="$version" --build-arg SOURCE_HASH="$hash" \
+        -t "$tag" -t o2v-gateway:latest "$ctx" >/dev/null
+    docker run --rm "$tag" gateway --help >/dev/null
+    log "$tag ready (also tagged o2v-gateway:latest)"
+}
+
 build_base
 if [[ $base_only == 0 ]]; then
     build_sim
     build_entrypoint_tags
+    build_gateway
 fi
-docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^o2v-(base|sim|sim-vllm|sim-ollama):' || true
+docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^o2v-(base|sim|sim-vllm|sim-ollama|gateway):' || true

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from o2v.config_sections import (
     CutoverSettings,
     DiagnoseSettings,
+    GatewaySettings,
     GPUSettings,
     LoadTestSettings,
     ModelMapping,
@@ -39,6 +40,7 @@ __all__ = [
     "CutoverSettings",
     "DiagnoseSettings",
     "GPUSettings",
+    "GatewaySettings",
     "LoadTestSettings",
     "ModelMapping",
     "MonitorSettings",
@@ -83,6 +85,7 @@ class Settings(BaseSettings):
         default_factory=DiagnoseSettings, description="Concurrency diagnosis."
     )
     monitor: MonitorSettings = Field(default_factory=MonitorSettings, description="Scheduled baseline monitor.")
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings, description="The cutover gateway.")
 
     @model_validator(mode="after")
     def _ports_differ(self) -> Settings:

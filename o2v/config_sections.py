@@ -217,6 +217,41 @@ class StoreSettings(Section):
             yield name, (self.safe_url if name == "url" else value)
 
 
+class ClientDefinition(Section):
+    """How the gateway recognises one named client when it sends no token and no X-O2V-Client header."""
+
+    addresses: list[str] = Field(
+        default_factory=list, description="Source addresses or CIDRs the client calls from (10.0.3.7, 10.0.4.0/24)."
+    )
+    user_agent: str | None = Field(
+        None, description="Regular expression searched in the User-Agent header (e.g. '^ci-bot/')."
+    )
+
+    @field_validator("addresses")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError(f"must be IP addresses or CIDRs such as 10.0.4.0/24, got {item!r}") from exc
+        return [item.strip() for item in value]
+
+    @field_validator("user_agent")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        import re
+
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"must be a regular expression, got {value!r}: {exc}") from exc
+        return value
+
+
 class CutoverSettings(Section):
     stages_percent: list[int] = Field(default_factory=lambda: [10, 50, 100], description="Traffic share per stage.")
     watch_window_s: float = Field(900.0, gt=0, description="Observation time per stage before promotion.")
@@ -224,6 +259,10 @@ class CutoverSettings(Section):
     decommission_after_days: float = Field(7.0, ge=0, le=365, description="Stable days before Ollama is retired.")
     client_api_keys: dict[str, SecretStr] = Field(
         default_factory=dict, description="Bearer tokens the gateway accepts, by client name."
+    )
+    clients: dict[str, ClientDefinition] = Field(
+        default_factory=dict,
+        description="Named clients the gateway recognises by source address/CIDR or User-Agent (name -> rule).",
     )
 
     @field_validator("stages_percent")
@@ -298,3 +337,63 @@ class MonitorSettings(Section):
         if not value or any(v < 1 or v > 256 for v in value):
             raise ValueError(f"must list levels between 1 and 256, got {value}")
         return value
+
+
+class GatewaySettings(Section):
+    """The cutover gateway: where it listens, where the two backends are, limits and timeouts."""
+
+    listen: str | None = Field(
+        None, description="HOST:PORT the gateway serves clients on; 0.0.0.0 on cutover.gateway_port when empty."
+    )
+    admin_listen: str = Field(
+        "127.0.0.1:11436", description="HOST:PORT of the admin API (routes, /metrics, /health); never the public one."
+    )
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token the admin API requires for routing changes; admin changes refused when empty."
+    )
+    ollama_url: str | None = Field(
+        None, description="Ollama as the gateway reaches it (its internal address); ollama.url when empty."
+    )
+    vllm_url: str | None = Field(None, description="vLLM as the gateway reaches it; vllm.host:vllm.port when empty.")
+    inventory_path: Path | None = Field(
+        None, description="Inventory JSON (o2v inventory --json) joined into /api/tags and /api/show for vLLM."
+    )
+    require_client_keys: bool = Field(
+        False, description="Refuse (401) requests whose bearer token is not one of cutover.client_api_keys."
+    )
+    max_body_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, le=2**31, description="Largest request body accepted (images make bodies big)."
+    )
+    connect_timeout_s: float = Field(5.0, gt=0, le=600, description="Time allowed to connect to a backend.")
+    response_timeout_s: float = Field(
+        600.0, gt=0, le=7200, description="Time allowed for a backend's response headers (model loads included)."
+    )
+    idle_timeout_s: float = Field(
+        300.0, gt=0, le=7200, description="Longest silence allowed between two chunks of a backend's response."
+    )
+    refresh_s: float = Field(
+        0.5, gt=0, le=1.0, description="How often each replica checks the stored routing table's version."
+    )
+    models_refresh_s: float = Field(
+        10.0, gt=0, le=3600, description="How often the gateway re-reads the models vLLM serves (/v1/models)."
+    )
+
+    @field_validator("listen", "admin_listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_host_port(value)
+        return value
+
+    @field_validator("ollama_url", "vllm_url")
+    @classmethod
+    def _backend_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_http_url(value)
+
+
+def parse_host_port(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:80`` for IPv6) as a pair; ValueError with the expected form otherwise."""
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"must be HOST:PORT such as 0.0.0.0:11434, got {value!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)

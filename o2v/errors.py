@@ -13,7 +13,8 @@
     ├── GPUError             NVML / driver problems that stop GPU verification
     ├── GateFailed           a gate (GPU requirements, GX suite, SLO) said no; carries every violation
     ├── PhaseError           a migration phase failed; names the phase and what to do
-    └── ApprovalError        an approval answer that cannot be used (malformed, not allowed, question closed)
+    ├── ApprovalError        an approval answer that cannot be used (malformed, not allowed, question closed)
+    └── TranslationError     a native Ollama request the gateway cannot express for vLLM (carries an HTTP status)
 
 Messages say what was expected, what was found and what to do next, so that a user can act on the
 one line printed by the CLI or shown in the Prefect flow run's state message.
@@ -105,3 +106,15 @@ class ServerStreamError(ServerHTTPError):
 
 class ApprovalError(O2VError):
     """An approval click or answer that cannot be used (malformed, not allowed, question closed)."""
+
+
+class TranslationError(O2VError):
+    """A native Ollama request (or a vLLM answer) the gateway cannot translate faithfully.
+
+    ``status`` is the HTTP status the gateway answers with (400 by default; 404 for an unknown model), and
+    the message is sent to the client in Ollama's ``{"error": ...}`` shape.
+    """
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        self.status = status
+        super().__init__(message)

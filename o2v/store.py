@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from o2v.errors import StoreError
+from o2v.store_routing import RoutingStoreMixin, RoutingTable
 from o2v.store_schema import (
     AuditEntry,
     AuditRow,
@@ -44,7 +45,7 @@ from o2v.store_writer import SampleWriter
 
 __all__ = [
     "AuditEntry", "Backend", "LedgerEntry", "LoadTestRunRecord", "PhaseStatus", "RequestSample", "SampleWriter",
-    "Source", "Store", "as_utc", "utcnow",
+    "RoutingTable", "Source", "Store", "as_utc", "utcnow",
 ]
 
 _SAMPLE_COLUMNS = tuple(RequestSample.model_fields)
@@ -56,8 +57,8 @@ def _aware(value: datetime | None) -> datetime | None:
     return as_utc(value) if value is not None else None
 
 
-class Store:
-    """All database access goes through here."""
+class Store(RoutingStoreMixin):
+    """All database access goes through here (the gateway's routing table: :mod:`o2v.store_routing`)."""
 
     def __init__(self, url: str, *, batch_size: int = 500) -> None:
         self.url = url
@@ -65,6 +66,8 @@ class Store:
         self.engine = _make_engine(url)
         with self._errors("creating the tables in"):
             Base.metadata.create_all(self.engine)
+            _add_missing_sample_columns(self.engine)
+        self._init_routing()
 
     @classmethod
     def from_settings(cls, settings: Any) -> Store:
@@ -325,3 +328,15 @@ def _sqlite_engine(parsed: Any) -> Engine:
         cursor.close()
 
     return engine
+
+
+def _add_missing_sample_columns(engine: Engine) -> None:
+    """Stores created before a sample column existed get it added (create_all never alters a table)."""
+    from sqlalchemy import inspect, text
+
+    present = {c["name"] for c in inspect(engine).get_columns("samples")}
+    with engine.begin() as conn:
+        for column in _SAMPLES.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=engine.dialect)
+                conn.execute(text(f"ALTER TABLE samples ADD COLUMN {column.name} {kind}"))

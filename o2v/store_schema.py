@@ -47,6 +47,7 @@ class RequestSample(BaseModel):
     error_kind: str | None = Field(None, description="None when OK; else e.g. http_503, timeout, disconnect.")
     run_id: str | None = Field(None, description="Load-test run or probe sweep this sample belongs to.")
     concurrency: int | None = Field(None, description="Concurrency level the request was sent at, when known.")
+    api: str | None = Field(None, description="API the client used through the gateway: 'native' or 'openai'.")
 
     @property
     def ok(self) -> bool:
@@ -102,6 +103,7 @@ class SampleRow(Base):
     error_kind: Mapped[str | None] = mapped_column(String(64), nullable=True)
     run_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     concurrency: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    api: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     __table_args__ = (Index("ix_samples_source_backend_time", "source", "backend", "time"),)
 
@@ -147,4 +149,26 @@ class StateRow(Base):
     __tablename__ = "state"
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RouteRow(Base):
+    """The gateway's route for one named client; a client without a row is on Ollama."""
+
+    __tablename__ = "gateway_routes"
+    client: Mapped[str] = mapped_column(String(255), primary_key=True)
+    backend: Mapped[str] = mapped_column(String(16))
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RoutingStateRow(Base):
+    """One row (id 1): the share of unnamed clients on vLLM and a version bumped by every routing change.
+
+    Gateway replicas poll only ``version`` (one tiny read) and reload the routes when it moved.
+    """
+
+    __tablename__ = "gateway_routing"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    percent: Mapped[float] = mapped_column(Float)
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))

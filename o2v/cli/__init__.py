@@ -12,6 +12,7 @@ from o2v.cli import (
     config_cmd,  # noqa: E402,F401
     diagnose_cmd,  # noqa: E402,F401
     flows_cmd,  # noqa: E402,F401
+    gateway_cmd,  # noqa: E402,F401
     gpu_cmd,  # noqa: E402,F401
     inventory_cmd,  # noqa: E402,F401
     loadtest_cmd,  # noqa: E402,F401

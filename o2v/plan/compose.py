@@ -104,9 +104,16 @@ def render_compose(plan: MigrationPlan, out_dir: Path) -> list[Path]:
         _dump(out_dir / EAGER, "# Eager-mode override (no CUDA graphs: less memory, less speed). Apply with:\n"
               f"#   docker compose -f {SIDE_BY_SIDE} -f {EAGER} up -d\n", eager),
     ]  # fmt: skip
+    # The cutover period: the gateway on 11434 in front of both (o2v/plan/compose_gateway.py).
+    from o2v.plan.compose_gateway import GATEWAY, gateway_compose
+
+    written.append(_dump(out_dir / GATEWAY, _header(plan, "Cutover: the o2v gateway owns 11434, Ollama and vLLM "
+                                                    "are internal", "side_by_side"),
+                         gateway_compose(plan, ollama_service(plan), sidecar)))  # fmt: skip
     secrets = (["HF_TOKEN=hf_..."] if plan.hf_token_required else []) + (
         ["VLLM_API_KEY=..."] if plan.api_key_required else []
     )
+    secrets.append("O2V_GATEWAY_ADMIN_TOKEN=...")
     (out_dir / ".env.example").write_text(
         "# Copy to .env next to the compose files and fill in; never commit .env.\n" + "\n".join(secrets) + "\n",
         encoding="utf-8",

@@ -50,9 +50,9 @@ def compose(files: list[Path], env: dict[str, str]) -> subprocess.CompletedProce
 
 
 def test_each_file_passes_compose_config(rendered: list[Path]) -> None:
-    side, alone, eager = rendered
-    secrets = {"HF_TOKEN": "hf_test", "VLLM_API_KEY": "k"}
-    for files in ([side], [alone], [side, eager]):
+    side, alone, eager, gateway = rendered
+    secrets = {"HF_TOKEN": "hf_test", "VLLM_API_KEY": "k", "O2V_GATEWAY_ADMIN_TOKEN": "t"}
+    for files in ([side], [alone], [side, eager], [gateway]):
         result = compose(files, secrets)
         assert result.returncode == 0, result.stderr
     merged = compose([side, eager], secrets).stdout
@@ -64,3 +64,20 @@ def test_missing_token_fails_early_with_the_message(rendered: list[Path]) -> Non
     result = compose([rendered[1]], {"VLLM_API_KEY": "k"})
     assert result.returncode != 0
     assert "set HF_TOKEN in .env" in result.stderr
+
+
+def test_the_gateway_file_gives_11434_to_the_gateway_and_keeps_both_servers_internal(rendered: list[Path]) -> None:
+    import yaml
+
+    gateway = rendered[3]
+    result = compose([gateway], {"HF_TOKEN": "hf_test", "VLLM_API_KEY": "k", "O2V_GATEWAY_ADMIN_TOKEN": "t"})
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(gateway.read_text())["services"]
+    assert services["gateway"]["ports"] == ["11434:11434", "127.0.0.1:11436:11436"]
+    assert "ports" not in services["ollama"]
+    assert "ports" not in services["vllm"]
+    assert services["vllm"]["expose"] == ["8000"]
+    assert "--ollama" in services["gateway"]["command"]
+    missing = compose([gateway], {"HF_TOKEN": "hf_test", "VLLM_API_KEY": "k"})
+    assert missing.returncode != 0
+    assert "set O2V_GATEWAY_ADMIN_TOKEN in .env" in missing.stderr

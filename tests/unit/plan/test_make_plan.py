@@ -120,6 +120,7 @@ def test_render_compose_files(tmp_path: Path) -> None:
         "docker-compose.side-by-side.yml",
         "docker-compose.vllm.yml",
         "docker-compose.eager.yml",
+        "docker-compose.gateway.yml",
     ]
     side = yaml.safe_load(paths[0].read_text())
     vllm = side["services"]["vllm"]
