@@ -23,6 +23,8 @@ from o2v.store import RequestSample
 if TYPE_CHECKING:
     import pandas as pd
 
+    from checks.intervals import Interval, IntervalSpec
+
 SAMPLE_COLUMNS = [
     "time",
     "source",
@@ -120,18 +122,48 @@ def _stats(group: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def comparison_frame(candidate: pd.DataFrame, baseline: pd.DataFrame, *, min_samples: int) -> pd.DataFrame:
-    """One row per load level both sides ran with enough samples: p95 ratio and throughput ratio.
+COMPARISON_COLUMNS = [
+    "concurrency",
+    "candidate_ok",
+    "baseline_ok",
+    "candidate_p95_e2e_ms",
+    "baseline_p95_e2e_ms",
+    "p95_ratio",
+    "p95_ratio_low",
+    "p95_ratio_high",
+    "ttft_ratio",
+    "ttft_ratio_low",
+    "ttft_ratio_high",
+    "candidate_throughput",
+    "baseline_throughput",
+    "throughput_ratio",
+    "throughput_unit",
+    "busy_throughput_ratio",
+    "busy_throughput_ratio_low",
+    "busy_throughput_ratio_high",
+]
 
-    The throughput unit must match on both sides; when either side lacks token counts, both use requests/s.
+
+def comparison_frame(
+    candidate: pd.DataFrame,
+    baseline: pd.DataFrame,
+    *,
+    min_samples: int,
+    spec: IntervalSpec | None = None,
+    stats: tuple[dict[float, dict[str, float]], dict[float, dict[str, float]]] | None = None,
+) -> pd.DataFrame:
+    """One row per load level both sides ran with ``min_samples`` successful requests each.
+
+    p95 ratios come with a bootstrap interval (``spec``; without one the bounds equal the point). The
+    throughput unit must match on both sides; when either side lacks token counts, both use requests/s.
     """
     import pandas as pd
 
-    cand, base = level_stats(candidate), level_stats(baseline)
+    cand, base = stats or (level_stats(candidate), level_stats(baseline))
     rows: list[dict[str, Any]] = []
     for level in sorted(set(cand) & set(base)):
         c, b = cand[level], base[level]
-        if c["count"] < min_samples or b["count"] < min_samples:
+        if c["ok"] < min_samples or b["ok"] < min_samples:
             continue
         if not (c["tokens"] and b["tokens"]):
             c = {**c, "throughput": c["throughput"] if not c["tokens"] else _rps(candidate, level)}
@@ -139,33 +171,113 @@ def comparison_frame(candidate: pd.DataFrame, baseline: pd.DataFrame, *, min_sam
             unit = "requests/s"
         else:
             unit = "output tokens/s"
+        e2e = _ratio(candidate, baseline, level, "ok_e2e_ms", spec)
+        ttft = _ratio(candidate, baseline, level, "ok_ttft_ms", spec)
+        busy = _busy(candidate, baseline, level, spec, tokens=bool(c["tokens"] and b["tokens"]))
         rows.append(
             {
                 "concurrency": level,
+                "candidate_ok": c["ok"],
+                "baseline_ok": b["ok"],
                 "candidate_p95_e2e_ms": c["p95_e2e_ms"],
                 "baseline_p95_e2e_ms": b["p95_e2e_ms"],
-                "p95_ratio": c["p95_e2e_ms"] / b["p95_e2e_ms"] if b["p95_e2e_ms"] > 0 else float("nan"),
+                "p95_ratio": e2e.point,
+                "p95_ratio_low": e2e.low,
+                "p95_ratio_high": e2e.high,
+                "ttft_ratio": ttft.point,
+                "ttft_ratio_low": ttft.low,
+                "ttft_ratio_high": ttft.high,
                 "candidate_throughput": c["throughput"],
                 "baseline_throughput": b["throughput"],
-                "throughput_ratio": c["throughput"] / b["throughput"]
-                if b["throughput"] > 0
-                else float("inf"),
+                "throughput_ratio": c["throughput"] / b["throughput"] if b["throughput"] > 0 else float("inf"),
                 "throughput_unit": unit,
+                "busy_throughput_ratio": busy.point,
+                "busy_throughput_ratio_low": busy.low,
+                "busy_throughput_ratio_high": busy.high,
             }
         )
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def short_levels(
+    stats: tuple[dict[float, dict[str, float]], dict[float, dict[str, float]]], *, min_samples: int
+) -> dict[float, tuple[int, int]]:
+    """Levels both sides ran but with fewer than ``min_samples`` successful requests: level -> (cand ok, base ok)."""
+    cand, base = stats
+    return {
+        level: (int(cand[level]["ok"]), int(base[level]["ok"]))
+        for level in sorted(set(cand) & set(base))
+        if min(cand[level]["ok"], base[level]["ok"]) < min_samples
+    }
+
+
+def error_difference_frame(
+    candidate: pd.DataFrame, baseline: pd.DataFrame, levels: Sequence[float], spec: IntervalSpec | None
+) -> pd.DataFrame:
+    """One row: error rates over the given levels (pooled) and vLLM minus Ollama, with its interval.
+
+    Pooled because errors are rare: a level's 200 requests cannot tell 0 % from 1 %, several levels together can.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from checks.intervals import Interval, difference_of_rates
+
+    picked = [
+        side.loc[side["concurrency"].fillna(-1.0).isin(list(levels)), "is_error"].to_numpy(float)
+        for side in (candidate, baseline)
+    ]
+    if spec is None:
+        point = float(np.mean(picked[0]) - np.mean(picked[1])) if all(len(p) for p in picked) else float("nan")
+        diff = Interval(point, point, point)
+    else:
+        diff = difference_of_rates(picked[0], picked[1], spec, "errors")
     return pd.DataFrame(
-        rows,
-        columns=[
-            "concurrency",
-            "candidate_p95_e2e_ms",
-            "baseline_p95_e2e_ms",
-            "p95_ratio",
-            "candidate_throughput",
-            "baseline_throughput",
-            "throughput_ratio",
-            "throughput_unit",
-        ],
+        [
+            {
+                "candidate_requests": len(picked[0]),
+                "baseline_requests": len(picked[1]),
+                "candidate_error_rate": float(np.mean(picked[0])) if len(picked[0]) else float("nan"),
+                "baseline_error_rate": float(np.mean(picked[1])) if len(picked[1]) else float("nan"),
+                "error_rate_diff": diff.point,
+                "error_rate_diff_low": diff.low,
+                "error_rate_diff_high": diff.high,
+            }
+        ]
     )
+
+
+def _busy(
+    candidate: pd.DataFrame, baseline: pd.DataFrame, level: float, spec: IntervalSpec | None, *, tokens: bool
+) -> Interval:
+    from checks.intervals import Interval, ratio_of_busy_throughput
+
+    sides = []
+    for side in (candidate, baseline):
+        ok = side[(side["concurrency"].fillna(-1.0) == level) & (side["ok"] == 1)].dropna(subset=["ok_e2e_ms"])
+        amount = ok["output_tokens"].fillna(0.0) if tokens else ok["ok_e2e_ms"] * 0 + 1.0
+        sides.append((amount.to_numpy(float), ok["ok_e2e_ms"].to_numpy(float) / 1000))
+    if spec is None:
+        if any(len(t) == 0 or e.sum() <= 0 for t, e in sides):
+            return Interval(float("nan"), float("nan"), float("nan"))
+        point = (sides[0][0].sum() / sides[0][1].sum()) / (sides[1][0].sum() / sides[1][1].sum())
+        return Interval(float(point), float(point), float(point))
+    return ratio_of_busy_throughput(sides[0], sides[1], spec, level)
+
+
+def _ratio(
+    candidate: pd.DataFrame, baseline: pd.DataFrame, level: float, column: str, spec: IntervalSpec | None
+) -> Interval:
+    from checks.intervals import Interval, p95, ratio_of_p95
+
+    pick = [
+        side.loc[side["concurrency"].fillna(-1.0) == level, column].dropna().to_numpy(float)
+        for side in (candidate, baseline)
+    ]
+    if spec is None:
+        point = p95(pick[0]) / p95(pick[1]) if len(pick[0]) and len(pick[1]) and p95(pick[1]) > 0 else float("nan")
+        return Interval(point, point, point)
+    return ratio_of_p95(pick[0], pick[1], spec, column, level)
 
 
 def _rps(frame: pd.DataFrame, level: float) -> float:

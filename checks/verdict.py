@@ -30,6 +30,23 @@ class FailedExpectation(BaseModel):
     message: str = Field(..., description="One readable sentence with the figures.")
 
 
+class ExpectationOutcome(BaseModel):
+    """Every expectation a suite evaluated, held or not, with its observed value (for reports and the CLI)."""
+
+    part: str = Field(..., description="The GX suite (part) it belongs to, e.g. validation.comparison.")
+    figure: str = Field(..., description="What it measures, in words.")
+    expectation: str = Field(..., description="GX expectation type.")
+    column: str
+    observed: float | None = Field(None, description="Observed value; None when it could not be computed.")
+    limit: float
+    bound: Literal["max", "min"] = Field(..., description="Whether the limit is a maximum or a minimum.")
+    success: bool
+    on_violation: Literal["fail", "inconclusive"] = Field(
+        "fail", description="What a violation means: a failed gate, or an interval the data cannot decide."
+    )
+    message: str = Field("", description="The reason sentence when it did not hold.")
+
+
 class Verdict(BaseModel):
     """The outcome of one suite over one window of samples."""
 
@@ -46,6 +63,15 @@ class Verdict(BaseModel):
     )
     data_docs_path: str | None = Field(
         None, description="index.html of the GX Data Docs built for this validation."
+    )
+    data_docs_url: str | None = Field(
+        None, description="Link to that index: store.data_docs_base_url + path in the site, else the file path."
+    )
+    data_docs_pages: list[str] = Field(
+        default_factory=list, description="Links to this validation's own Data Docs pages, one per suite part."
+    )
+    expectations: list[ExpectationOutcome] = Field(
+        default_factory=list, description="Every expectation evaluated, with its observed value."
     )
 
     @property
@@ -77,5 +103,7 @@ class Verdict(BaseModel):
             lines += [f"| {name} | {value:.4g} |" for name, value in self.figures.items()]
             lines.append("")
         if self.data_docs_path:
-            lines.append(f"Great Expectations Data Docs: `{self.data_docs_path}`")
+            link = self.data_docs_url or self.data_docs_path
+            shown = f"[{link}]({link})" if "://" in link else f"`{link}`"
+            lines.append(f"Great Expectations Data Docs: {shown}")
         return "\n".join(lines)

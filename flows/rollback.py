@@ -1,7 +1,7 @@
 """The rollback flow: take vLLM down, keep its logs for inspection, leave Ollama serving, tell the team.
 
-Until the cutover gateway exists every client still talks to Ollama, so undoing the deploy is all a
-rollback has to do. The ledger records that the deploy no longer holds, so the next migrate run deploys again.
+The work is :func:`o2v.rollback.roll_back` (shared with the validate phase); this flow adds the parameters
+form, the log line and the Slack message.
 """
 
 from __future__ import annotations
@@ -9,10 +9,13 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from pydantic import BaseModel, Field
 
-from o2v.config import Settings, load_settings
-from o2v.deploy import TeardownResult, teardown
+from o2v.config import load_settings
+from o2v.deploy import TeardownResult
 from o2v.notify import notifier_from_settings
+from o2v.rollback import roll_back
 from o2v.store import Store
+
+__all__ = ["RollbackParameters", "roll_back", "rollback"]
 
 
 class RollbackParameters(BaseModel):
@@ -20,18 +23,6 @@ class RollbackParameters(BaseModel):
     migration_id: str | None = Field(None, description="Migration to roll back (default: from the config).")
     reason: str = Field("manual rollback", description="Why; recorded in the audit log and sent to Slack.")
     actor: str = Field("prefect-ui", description="Who asked for it; recorded in the audit log.")
-
-
-def roll_back(settings: Settings, store: Store, *, reason: str, actor: str) -> TeardownResult:
-    """Plain function shared by this flow and the validate phase's automatic rollback."""
-    logs_dir = settings.workdir / "reports" / settings.migration_id / "rolled-back-logs"
-    result = teardown(
-        settings.vllm.container_name, settings.vllm.backend, keep_logs_dir=logs_dir, workdir=settings.workdir
-    )
-    store.invalidate_phase(settings.migration_id, "deploy", settings.config_hash(), f"rolled back: {reason}")
-    detail = {"reason": reason, "migration_id": settings.migration_id}
-    store.audit(actor, "rollback", settings.vllm.container_name, detail)
-    return result
 
 
 @flow(name="rollback", log_prints=True, validate_parameters=True)

@@ -113,7 +113,12 @@ class GPUSettings(Section):
 
 class LoadTestSettings(Section):
     concurrency: list[int] = Field(default_factory=lambda: [1, 5, 10, 20, 50], description="Concurrency levels.")
-    requests_per_level: int = Field(20, ge=1, le=100_000, description="Requests per level (p95 needs >= 20).")
+    requests_per_level: int = Field(
+        200,
+        ge=1,
+        le=100_000,
+        description="Requests per level; 200 lets the gate resolve a 15 % p95 difference (docs/checks.md).",
+    )
     max_tokens: int = Field(128, ge=1, le=32_768, description="Output tokens requested per request.")
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
     request_timeout_s: float = Field(120.0, gt=0, le=3600, description="Per-request timeout.")
@@ -137,7 +142,12 @@ class LoadTestSettings(Section):
 
 
 class ThresholdSettings(Section):
-    min_samples: int = Field(20, ge=1, description="Fewer samples than this in a window is inconclusive.")
+    min_samples: int = Field(
+        72,
+        ge=1,
+        description="Fewer successful samples than this (per judged backend, and per load level compared) is "
+        "inconclusive; 72 is the least that gives a distribution-free 95 % interval of a p95 (docs/checks.md).",
+    )
     max_error_rate: float = Field(0.01, ge=0, le=1, description="Highest acceptable error rate (0..1).")
     max_timeout_rate: float = Field(0.01, ge=0, le=1, description="Highest acceptable timeout rate (0..1).")
     p95_e2e_ms: float = Field(30_000, gt=0, description="Highest acceptable p95 end-to-end latency.")
@@ -165,6 +175,32 @@ class ThresholdSettings(Section):
     slo_ttft_ms: float = Field(2_000, gt=0, description="Goodput SLO: time to first token.")
     slo_tpot_ms: float = Field(100, gt=0, description="Goodput SLO: time per output token.")
     slo_e2e_ms: float = Field(30_000, gt=0, description="Goodput SLO: end-to-end latency.")
+    ratio_tolerance: float = Field(
+        0.1,
+        ge=0,
+        le=10,
+        description="Slack on every vLLM/Ollama ratio limit: p95 ratios are held to limit x (1 + tolerance), "
+        "throughput ratios to limit / (1 + tolerance).",
+    )
+    confidence: float = Field(
+        0.95, gt=0.5, lt=1, description="Two-sided confidence of the intervals the vLLM-vs-Ollama gate judges."
+    )
+    bootstrap_resamples: int = Field(
+        1000, ge=200, le=100_000, description="Bootstrap resamples per interval (more: steadier bounds, slower)."
+    )
+    bootstrap_seed: int = Field(0, description="Seed of the bootstrap, so the same samples give the same verdict.")
+    max_error_rate_increase: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="vLLM's error rate may exceed Ollama's at the same load by at most this much (0..1).",
+    )
+    on_inconclusive: Literal["pause", "fail", "accept"] = Field(
+        "pause",
+        description="An inconclusive validation in a Prefect flow run: pause for a person (re-measure, accept, "
+        "roll back); 'fail' stops the phase and leaves vLLM running; 'accept' lets it pass (audited). Outside a "
+        "flow run 'pause' acts as 'fail'.",
+    )
 
 
 class SlackSettings(Section):
@@ -191,6 +227,11 @@ class StoreSettings(Section):
         description="SQLAlchemy URL of the results store (postgresql://user:password@host/db works too).",
     )
     batch_size: int = Field(500, ge=1, le=100_000, description="Samples written per insert.")
+    data_docs_base_url: str | None = Field(
+        None,
+        description="URL where the GX project's data_docs folder is served (e.g. https://ci.example/o2v-docs/); "
+        "Slack messages and artifacts link there. File paths when empty.",
+    )
 
     @field_validator("url")
     @classmethod

@@ -8,6 +8,7 @@ __all__ = ["app", "main"]
 
 # Command modules register themselves on import; keep one line per area (append below).
 from o2v.cli import (
+    check_cmd,  # noqa: E402,F401
     clients_cmd,  # noqa: E402,F401
     config_cmd,  # noqa: E402,F401
     diagnose_cmd,  # noqa: E402,F401
@@ -20,3 +21,4 @@ from o2v.cli import (
     simulate_cmd,  # noqa: E402,F401
     slack_cmd,  # noqa: E402,F401
 )
+

@@ -12,36 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from o2v.config import Settings
 from o2v.errors import ConfigError
-from o2v.loadgen.metrics import LevelStats, LoadTestResult
+from o2v.loadgen.comparison import ComparisonReport
+from o2v.loadgen.metrics import LoadTestResult
 from o2v.loadgen.runner import run_async, run_loadtest
 from o2v.loadgen.workload import Workload, workload_from_settings
 from o2v.store import Store
 
-
-class ComparisonReport(BaseModel):
-    """Both runs plus where their report files are."""
-
-    ollama: LoadTestResult
-    vllm: LoadTestResult
-    vllm_max_num_seqs: int | None = Field(None, description="vLLM's --max-num-seqs when known (drawn on plots).")
-    out_dir: str
-    files: dict[str, str] = Field(default_factory=dict, description="Report files by kind: json, markdown, png.")
-    interrupted: bool = False
-    created: datetime = Field(default_factory=lambda: datetime.now(UTC))
-
-    def pairs(self) -> list[tuple[int, LevelStats | None, LevelStats | None]]:
-        """(level, Ollama's figures, vLLM's figures) for every level either side measured, in order."""
-        ollama = {lvl.concurrency: lvl for lvl in self.ollama.levels}
-        vllm = {lvl.concurrency: lvl for lvl in self.vllm.levels}
-        keys = [c for c in self.ollama.workload.concurrency if c in ollama or c in vllm]
-        return [(c, ollama.get(c), vllm.get(c)) for c in dict.fromkeys(keys)]
-
-    def warnings(self) -> list[str]:
-        return [f"ollama: {w}" for w in self.ollama.warnings] + [f"vllm: {w}" for w in self.vllm.warnings]
+__all__ = ["ComparisonReport", "compare_async", "comparison_workloads", "run_comparison"]
 
 
 def comparison_workloads(
@@ -147,4 +126,10 @@ def run_comparison(
         interrupted=ollama_result.interrupted or vllm_result.interrupted,
     )
     report.files = write_report(report, target)
+    if store is not None:
+        # So the pair can be re-judged later by one id: `o2v check validation --run <comparison_id>`.
+        store.set_state(
+            report.state_key(),
+            {"ollama_run_id": ollama_result.run_id, "vllm_run_id": vllm_result.run_id, "out_dir": str(target)},
+        )
     return report

@@ -7,12 +7,10 @@ throughput scale (throughput.png), and how spread out is the wait for the first 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from o2v.loadgen.comparison import ComparisonReport
 from o2v.loadgen.metrics import LevelStats
-
-if TYPE_CHECKING:
-    from o2v.loadgen.compare import ComparisonReport
 
 COLORS = {"ollama": "#d9731a", "vllm": "#1f5fbf"}
 LABELS = {"ollama": "Ollama", "vllm": "vLLM"}

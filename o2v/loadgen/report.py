@@ -11,12 +11,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from o2v.loadgen.comparison import ComparisonReport
 from o2v.loadgen.metrics import LevelStats, LoadTestResult
 
 if TYPE_CHECKING:
     from rich.table import Table
-
-    from o2v.loadgen.compare import ComparisonReport
 
 
 def fmt_ms(value: float | None) -> str:

@@ -14,15 +14,16 @@ TH = ThresholdSettings(min_samples=20, outgrown_p95_e2e_ms=10_000, max_error_rat
 
 
 def test_baseline_passes_for_a_healthy_ollama(make_samples, tmp_path):
-    verdict = run_suite("baseline", make_samples("ollama", 30, e2e_ms=2000), TH, docs_dir=tmp_path / "docs")
+    verdict = run_suite("baseline", make_samples("ollama", 30, e2e_ms=2000), TH, project_dir=tmp_path / "gx")
     assert verdict.status == "pass"
     assert verdict.reasons == []
     assert verdict.figures["ollama p95 e2e latency ms"] == pytest.approx(2000)
     assert verdict.figures["ollama error rate"] == 0
-    index = tmp_path / "docs" / "index.html"
+    index = tmp_path / "gx" / "data_docs" / "index.html"
     assert verdict.data_docs_path == str(index.resolve())
     assert index.is_file()
-    pages = list((tmp_path / "docs" / "validations").rglob("*.html"))
+    pages = list((tmp_path / "gx" / "data_docs" / "validations").rglob("*.html"))
+    assert verdict.data_docs_pages == [str(pages[0].resolve())]
     assert pages, "a validation page for the baseline suite"
     assert "ok_e2e_ms" in pages[0].read_text()
 
@@ -62,7 +63,7 @@ def test_too_few_samples_is_inconclusive_never_pass(make_samples, count):
     verdict = run_suite("baseline", make_samples("ollama", count, e2e_ms=100), TH)
     assert verdict.status == "inconclusive"
     assert verdict.sample_count == count
-    assert f"only {count} Ollama samples" in verdict.reasons[0]
+    assert f"only {count} successful Ollama samples" in verdict.reasons[0]
     with pytest.raises(GateFailed):
         verdict.raise_for_status()
     verdict.raise_for_status(allow_inconclusive=True)
@@ -75,7 +76,8 @@ def test_validation_passes_when_vllm_is_faster_at_the_same_load(make_samples):
     verdict = run_suite("validation", samples, TH)
     assert verdict.status == "pass", verdict.reasons
     assert verdict.figures["p95 e2e ratio vLLM/Ollama"] == pytest.approx(1500 / 9000)
-    assert verdict.figures["throughput ratio vLLM/Ollama"] > 1
+    assert verdict.figures["throughput ratio vLLM/Ollama at concurrency 4"] > 1
+    assert verdict.figures["throughput ratio vLLM/Ollama, high end of 95 % interval"] > 1
 
 
 def test_validation_fails_with_the_worst_level_named(make_samples):
@@ -86,10 +88,10 @@ def test_validation_fails_with_the_worst_level_named(make_samples):
         "vllm", 25, e2e_ms=3000, concurrency=8
     )
     verdict = run_suite("validation", vllm, TH, baseline=pd.DataFrame([s.model_dump() for s in ollama]))
-    ratio = next(f for f in verdict.failures if f.column == "p95_ratio")
+    ratio = next(f for f in verdict.failures if f.column == "p95_ratio_low")
     assert verdict.status == "fail"
-    assert ratio.observed == pytest.approx(1.5)
-    assert "at concurrency 8, 3.0 s vs 2.0 s" in ratio.message
+    assert ratio.observed == pytest.approx(1.5)  # identical samples: the interval is the point
+    assert "at concurrency 8, interval 1.50x .. 1.50x, 3.0 s vs 2.0 s" in ratio.message
     assert "1 load level)" in ratio.message  # concurrency 1 is judged by the single-stream limit instead
 
 
@@ -106,7 +108,7 @@ def test_single_stream_is_judged_with_its_own_looser_limit(make_samples):
     )
     verdict = run_suite("validation", much_slower_alone + ollama, TH)
     assert verdict.status == "fail"
-    assert [f.column for f in verdict.failures] == ["p95_ratio"]
+    assert [f.column for f in verdict.failures] == ["p95_ratio_low"]
     assert "single-stream" in verdict.failures[0].message
     assert "max_single_stream_p95_ratio" in verdict.failures[0].message
 

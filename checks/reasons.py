@@ -1,0 +1,81 @@
+"""The sentences a verdict gives: what was measured, where (which level, which figures), against which setting."""
+
+from __future__ import annotations
+
+from checks.model import Check, Part
+
+
+def sentence(part: Part, check: Check, observed: float | None) -> str:
+    where = _where(part, check)
+    if observed is None:
+        return (
+            f"{check.figure} could not be computed ({where}): no successful requests with that figure; "
+            "the gate cannot decide on this window"
+        )
+    op = "<" if check.bound == "min" else ">"
+    at = _worst_level(part, check)
+    figure, limit = _fmt(observed, check.unit), _fmt(check.limit, check.unit)
+    setting = f"thresholds.{check.setting}"
+    if check.column.endswith(("_low", "_high")) and check.column != "error_rate_diff_low":
+        setting += " x (1 + thresholds.ratio_tolerance)" if check.column.startswith(("p95", "ttft")) else ""
+    sentence = f"{check.figure} {figure} {op} {limit} threshold{at} ({where}); limit set by {setting}"
+    if check.on_violation == "inconclusive":
+        sentence += (
+            "; the interval straddles the limit, so the data can neither pass nor fail it: "
+            "more requests per level (loadtest.requests_per_level) narrow it"
+        )
+    return sentence
+
+
+_LEVEL_COLUMNS = ("p95_ratio", "ttft_ratio", "throughput_ratio", "busy_throughput_ratio")
+
+
+def _where(part: Part, check: Check) -> str:
+    if check.column.startswith(_LEVEL_COLUMNS):
+        levels = len(part.frame)
+        return f"{part.subject}, {levels} load level{'s' if levels != 1 else ''}"
+    if check.column.startswith("error_rate_diff"):
+        row = part.frame.iloc[0]
+        return (
+            f"{part.subject}, vLLM {_fmt(row['candidate_error_rate'], 'rate')} of "
+            f"{int(row['candidate_requests'])} vs Ollama {_fmt(row['baseline_error_rate'], 'rate')} of "
+            f"{int(row['baseline_requests'])} requests"
+        )
+    return f"{part.subject}, {len(part.frame)} samples"
+
+
+def _worst_level(part: Part, check: Check) -> str:
+    if not check.column.startswith(_LEVEL_COLUMNS) or part.frame.empty:
+        return ""
+    column = part.frame[check.column]
+    row = part.frame.loc[column.idxmin() if check.bound == "min" else column.idxmax()]
+    level = row["concurrency"]
+    if level != level or level < 0:
+        return ""
+    if "throughput" in check.column:
+        unit = row["throughput_unit"]
+        detail = f", measured {row['candidate_throughput']:.1f} vs {row['baseline_throughput']:.1f} {unit}"
+    else:
+        detail = f", {_fmt(row['candidate_p95_e2e_ms'], 'ms')} vs {_fmt(row['baseline_p95_e2e_ms'], 'ms')}"
+    if check.column.endswith(("_low", "_high")):
+        stem = check.column.rsplit("_", 1)[0]
+        interval = f", interval {_fmt(row[f'{stem}_low'], 'ratio')} .. {_fmt(row[f'{stem}_high'], 'ratio')}"
+        detail = interval + (detail if stem in ("p95_ratio", "busy_throughput_ratio") else "")
+    return f" at concurrency {int(level)}{detail}"
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "ms":
+        return f"{value / 1000:.1f} s" if abs(value) >= 1000 else f"{value:.0f} ms"
+    if unit == "rate":
+        return f"{value * 100:.1f} %"
+    return f"{value:.2f}x"
+
+
+def expectation_type(check: Check) -> str:
+    return {
+        "p95": "expect_column_quantile_values_to_be_between",
+        "mean": "expect_column_mean_to_be_between",
+        "max": "expect_column_max_to_be_between",
+        "min": "expect_column_min_to_be_between",
+    }[check.stat]
