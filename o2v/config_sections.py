@@ -536,3 +536,28 @@ def parse_host_port(value: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"must be HOST:PORT such as 0.0.0.0:11434, got {value!r}")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class DecommissionSettings(Section):
+    """Retiring Ollama after the cutover: who counts as the gateway, and how long a rollback to Ollama may take."""
+
+    gateway_addresses: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Addresses or networks (CIDR) Ollama sees the gateway's requests come from; any other caller "
+        "in Ollama's access log since the cutover is a straggler that blocks the decommission.",
+    )
+    ollama_health_timeout_s: float = Field(
+        120.0, gt=0, le=3600, description="How long a rollback to Ollama waits for the restarted Ollama to answer."
+    )
+
+    @field_validator("gateway_addresses")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"expected an IP address or CIDR network such as 172.18.0.0/16, got {item!r}") from exc
+        return value
