@@ -52,6 +52,10 @@ def roll_back(
     The deploy is marked undone so the next migrate run deploys again.
     """
     route_back(settings, store, to="ollama", reason=reason, actor=actor)
+    from o2v.decommission.schedule import cancel_scheduled_decommission
+
+    # A rollback before the scheduled decommission means Ollama is needed: that run must not happen.
+    cancel_scheduled_decommission(store, settings.migration_id, reason=reason, actor=actor)
     if keep_vllm:
         return None
     logs_dir = settings.workdir / "reports" / settings.migration_id / "rolled-back-logs"

@@ -88,12 +88,12 @@ class GpuFreed(BaseModel):
             f"GPU memory freed: {self.freed_mib:,.0f} MiB (used {self.used_before_mib:,.0f} -> "
             f"{self.used_after_mib:,.0f} MiB; Ollama's processes held {self.ollama_before_mib:,.0f} MiB; {self.source})"
         )
-        if self.source != "nvml":
+        if not self.source.startswith("nvml"):
             text += " -- a recorded description does not change when a container stops"
         return text
 
 
-Outcome = Literal["refused", "blocked", "inconclusive", "unstable", "rejected", "timed-out", "decommissioned"]
+Outcome = Literal["ready", "refused", "blocked", "inconclusive", "unstable", "rejected", "timed-out", "decommissioned"]
 
 
 class DecommissionResult(BaseModel):

@@ -27,7 +27,8 @@ def stop_and_measure(ollama: DockerOllama, gpu: NVMLSource) -> tuple[KeptResourc
     after = gpu.snapshot()
     used_before, ollama_before = used_mib(before)
     used_after, _ = used_mib(after)
-    freed = GpuFreed(source=before.source, used_before_mib=used_before, used_after_mib=used_after,
+    source = before.source + (f" (no reading: {before.error})" if before.error else "")
+    freed = GpuFreed(source=source, used_before_mib=used_before, used_after_mib=used_after,
                      ollama_before_mib=ollama_before)  # fmt: skip
     return kept, freed
 

@@ -85,16 +85,15 @@ def gather(
     return verdict, blockers
 
 
-def decommission(
+def assess(
     settings: Settings,
     store: Store,
     *,
-    approve: Approve,
-    gpu: NVMLSource,
     ollama: DockerOllama | None = None,
     records: Iterable[LogRecord] | None = None,
     now: datetime | None = None,
 ) -> DecommissionResult:
+    """Everything before the question: outcome ``ready`` with the evidence, or why not (nothing touched)."""
     ollama = ollama or DockerOllama(settings.ollama.container_name)
     result = DecommissionResult(migration_id=settings.migration_id, outcome="refused",
                                 rollback_command=ROLLBACK_COMMAND)  # fmt: skip
@@ -111,10 +110,26 @@ def decommission(
     if verdict.status != "pass":
         outcome = "unstable" if verdict.status == "fail" else "inconclusive"
         return _done(store, result, outcome=outcome, reasons=_verdict_reasons(verdict))
-    kept_now = ollama.kept(ollama.require())
-    answer = approve(evidence_markdown(since=since, until=until, verdict=verdict, blockers=blockers, kept=kept_now,
-                                       rollback=ROLLBACK_COMMAND))  # fmt: skip
-    result.approver = answer.approver
+    result.kept = ollama.kept(ollama.require())
+    result.outcome = "ready"
+    return result
+
+
+def evidence_of(result: DecommissionResult) -> str:
+    """The approval's Markdown, from a ``ready`` assessment."""
+    if not (result.window_start and result.window_end and result.stability and result.kept):
+        raise ValueError(f"no evidence to show: the assessment ended {result.outcome!r}, not 'ready'")
+    return evidence_markdown(since=result.window_start, until=result.window_end, verdict=result.stability,
+                             blockers=result.blockers, kept=result.kept, rollback=ROLLBACK_COMMAND)  # fmt: skip
+
+
+def retire(
+    settings: Settings, store: Store, ready: DecommissionResult, answer: Answer, *, gpu: NVMLSource,
+    ollama: DockerOllama | None = None,
+) -> DecommissionResult:  # fmt: skip
+    """After the answer: a no leaves Ollama running; a yes stops it (kept), writes the final compose, measures."""
+    ollama = ollama or DockerOllama(settings.ollama.container_name)
+    result = ready.model_copy(update={"approver": answer.approver})
     if answer.decision != "approve":
         outcome = "timed-out" if answer.decision == "timeout" else "rejected"
         who = f" by {answer.approver}" if answer.approver else ""
@@ -127,6 +142,23 @@ def decommission(
         reasons.append(f"no rendered compose file with an ollama service under {settings.workdir}/reports/"
                        f"{settings.migration_id}/compose: no final compose written")  # fmt: skip
     return _done(store, result, outcome="decommissioned", reasons=reasons)
+
+
+def decommission(
+    settings: Settings,
+    store: Store,
+    *,
+    approve: Approve,
+    gpu: NVMLSource,
+    ollama: DockerOllama | None = None,
+    records: Iterable[LogRecord] | None = None,
+    now: datetime | None = None,
+) -> DecommissionResult:
+    """assess -> approve -> retire, for callers outside a flow (the flow asks through a Prefect pause)."""
+    ready = assess(settings, store, ollama=ollama, records=records, now=now)
+    if ready.outcome != "ready":
+        return ready
+    return retire(settings, store, ready, approve(evidence_of(ready)), gpu=gpu, ollama=ollama)
 
 
 def _verdict_reasons(verdict: Verdict) -> list[str]:
