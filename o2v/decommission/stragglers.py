@@ -91,11 +91,12 @@ def collect_blockers(
         if records is not None else []
     )  # fmt: skip
     named, unnamed = routing_blockers(table)
+    used = {c: {k: n for k, n in o.items() if n > 0} for c, o in (counters or {}).items()}
     return Blockers(
         stragglers=stragglers,
         routed_to_ollama=named,
         unnamed_on_ollama_percent=unnamed,
-        unhonoured_options={c: o for c, o in (counters or {}).items() if o},
+        unhonoured_options={c: o for c, o in used.items() if o},
         unreadable=problems,
     )
 
