@@ -62,7 +62,10 @@ def schedule_decommission(
     from prefect.deployments import run_deployment
 
     previous = load_schedule(store, settings.migration_id)
-    generation = (previous.generation + (1 if previous.cancelled else 0)) if previous else 0
+    generation = 0
+    if previous is not None:
+        # The same key while that run may still happen; a fresh one once it was cancelled or has run.
+        generation = previous.generation + (0 if _pending(previous) else 1)
     key = idempotency_key(settings.migration_id, generation)
     when = (now or datetime.now(UTC)) + timedelta(days=settings.cutover.decommission_after_days)
     params = {"params": {"config_path": config_path, "migration_id": settings.migration_id}}
@@ -85,6 +88,20 @@ def schedule_decommission(
     return result
 
 
+def _state(flow_run_id: str) -> str:
+    from uuid import UUID
+
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(flow_run_id))
+    return run.state.type.value if run.state else ""
+
+
+def _pending(scheduled: ScheduledDecommission) -> bool:
+    return not scheduled.cancelled and _state(scheduled.flow_run_id) in CANCELLABLE | {"RUNNING"}
+
+
 def cancel_scheduled_decommission(store: Store, migration_id: str, *, reason: str, actor: str) -> bool:
     """Cancel the scheduled run if it has not started; True when one was cancelled."""
     from uuid import UUID
@@ -95,12 +112,11 @@ def cancel_scheduled_decommission(store: Store, migration_id: str, *, reason: st
     scheduled = load_schedule(store, migration_id)
     if scheduled is None or scheduled.cancelled:
         return False
+    if _state(scheduled.flow_run_id) not in CANCELLABLE:
+        return False
     with get_client(sync_client=True) as client:
-        run = client.read_flow_run(UUID(scheduled.flow_run_id))
-        state = run.state.type.value if run.state else ""
-        if state not in CANCELLABLE:
-            return False
-        client.set_flow_run_state(run.id, Cancelled(message=f"cancelled by {actor}: {reason}"), force=True)
+        message = f"cancelled by {actor}: {reason}"
+        client.set_flow_run_state(UUID(scheduled.flow_run_id), Cancelled(message=message), force=True)
     done = scheduled.model_copy(update={"cancelled": True})
     store.set_state(STATE_KEY.format(migration_id), done.model_dump(mode="json"))
     store.audit(actor, "decommission-cancelled", migration_id, {"flow_run": scheduled.flow_run_id, "reason": reason})
