@@ -25,7 +25,7 @@ def route_back(
 ) -> RoutingTable:
     """Put the routing table back: everyone on Ollama, or the routes of the stage before the one in force."""
     from o2v.cutover.position import load_position, save_position
-    from o2v.cutover.stages import named_clients, resolve_stages, routing_at
+    from o2v.cutover.stages import named_clients, resolve_stages, routing_at, seen_clients
 
     position = load_position(store, settings.migration_id)
     target = max(position.in_force - 1, 0) if to == "previous" else 0
@@ -33,7 +33,7 @@ def route_back(
         table = store.reset_routes(actor=actor, reason=reason)
     else:
         stages = resolve_stages(settings)
-        everyone = named_clients(settings, stages, store.routing_table().routes)
+        everyone = named_clients(settings, stages, store.routing_table().routes, seen_clients(store))
         routes, percent = routing_at(stages, target, everyone)
         store.set_routes(routes, actor=actor, reason=reason)
         table = store.set_percent(percent, actor=actor, reason=reason)

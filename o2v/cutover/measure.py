@@ -1,15 +1,16 @@
 """One analysis interval: the gateway's samples of the window, judged by the "cutover" GX suite.
 
 Canary = requests the gateway sent to vLLM; baseline = requests it sent to Ollama in the same window. When too
-few remain on Ollama (late stages, or the last one) the baseline is the validation's stored Ollama samples, the
-pre-cutover measurement of the same team's load. Anything that stops the measurement itself (the store, GX,
+few remain on Ollama (late stages, or the last one) the baseline is the stored pre-cutover one: the gateway's
+Ollama traffic in the hour before the first client moved (the team's real load), else the validation's Ollama
+samples. Anything that stops the measurement itself (the store, GX,
 vLLM's model list unreachable) is an ``error`` outcome, not a failure: the state machine counts those apart.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import httpx
@@ -21,6 +22,8 @@ from o2v.cutover.analysis import Measurement
 from o2v.store import RequestSample, Store
 
 BaselineSource = Literal["live", "stored", "none"]
+PRE_CUTOVER_LOOKBACK = timedelta(hours=1)
+PRE_CUTOVER_SAMPLES = 5000
 
 
 class Traffic(BaseModel):
@@ -43,9 +46,21 @@ class IntervalResult(BaseModel):
 
 
 def measure_interval(
-    settings: Settings, store: Store, *, since: datetime, until: datetime, min_samples: int, routing_version: int
+    settings: Settings,
+    store: Store,
+    *,
+    since: datetime,
+    until: datetime,
+    min_samples: int,
+    routing_version: int,
+    cutover_started: datetime | None = None,
+    docs: bool = False,
 ) -> IntervalResult:
-    """Judge the window [since, until); never raises for a measurement problem (that is an ``error`` outcome)."""
+    """Judge the window [since, until); never raises for a measurement problem (that is an ``error`` outcome).
+
+    ``docs``: validate in the file-backed GX project so the Data Docs keep this interval (seconds, not a fraction
+    of one): the flow asks for it once per stage, for the interval that decided.
+    """
     try:
         models = served_models(settings)
         samples = store.samples(source="gateway", since=since, until=until)
@@ -54,10 +69,10 @@ def measure_interval(
         baseline: list[RequestSample] = [s for s in samples if s.backend == "ollama"]
         source: BaselineSource = "live"
         if sum(s.ok for s in baseline) < min_samples:
-            stored = stored_baseline(store, settings.migration_id)
+            stored = stored_baseline(store, settings.migration_id, cutover_started)
             if stored:
                 baseline, source = stored, "stored"
-        verdict = judge(settings, canary, baseline, min_samples=min_samples)
+        verdict = judge(settings, canary, baseline, min_samples=min_samples, docs=docs)
     except Exception as exc:  # noqa: BLE001 - any failure to measure is an "error" outcome, counted apart
         reason = f"measurement failed: {type(exc).__name__}: {exc}"
         return IntervalResult(
@@ -78,7 +93,7 @@ def measure_interval(
 
 
 def judge(
-    settings: Settings, canary: list[RequestSample], baseline: list[RequestSample], *, min_samples: int
+    settings: Settings, canary: list[RequestSample], baseline: list[RequestSample], *, min_samples: int, docs: bool
 ) -> Verdict:
     from checks.gx_project import project_dir_for
     from checks.runner import run_suite
@@ -89,9 +104,22 @@ def judge(
         canary,
         thresholds,
         baseline=baseline,
-        project_dir=project_dir_for(settings),
+        project_dir=project_dir_for(settings) if docs else None,
         docs_base_url=settings.store.data_docs_base_url,
     )
+
+
+def warm_up_gx() -> None:
+    """GX's first validation in a process costs seconds to tens of seconds; pay it while a person reads the question."""
+    from checks.runner import run_suite
+
+    rows = [
+        RequestSample(source="gateway", backend=backend, status=200, e2e_ms=100.0 + i, ttft_ms=10.0)  # type: ignore[arg-type]
+        for backend in ("vllm", "ollama")
+        for i in range(20)
+    ]
+    thresholds = Settings().thresholds.model_copy(update={"min_samples": 10, "bootstrap_resamples": 200})
+    run_suite("cutover", rows, thresholds)
 
 
 def served_models(settings: Settings, timeout_s: float = 5.0) -> list[str]:
@@ -104,8 +132,15 @@ def served_models(settings: Settings, timeout_s: float = 5.0) -> list[str]:
     return sorted(str(m.get("id", "")) for m in response.json().get("data", []))
 
 
-def stored_baseline(store: Store, migration_id: str) -> list[RequestSample]:
-    """The validation's Ollama samples (the comparison the validate phase recorded), else none."""
+def stored_baseline(store: Store, migration_id: str, cutover_started: datetime | None) -> list[RequestSample]:
+    """The pre-cutover baseline: the team's own traffic through the gateway before the first client moved, else
+    the validation's Ollama samples (the comparison the validate phase recorded), else none."""
+    if cutover_started is not None:
+        before = store.samples(
+            source="gateway", backend="ollama", since=cutover_started - PRE_CUTOVER_LOOKBACK, until=cutover_started
+        )
+        if before:
+            return before[-PRE_CUTOVER_SAMPLES:]
     for entry in reversed(store.ledger(migration_id)):
         if entry.phase != "validate" or entry.status != "succeeded" or not entry.result:
             continue

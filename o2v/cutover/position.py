@@ -26,6 +26,7 @@ class CutoverPosition(BaseModel):
     status: Status = "not-started"
     reason: str = ""
     flow_run_id: str | None = None
+    started: datetime | None = Field(None, description="When the first stage first took effect: the baseline's end.")
     updated: datetime = Field(default_factory=utcnow)
 
     @property

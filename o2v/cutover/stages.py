@@ -7,10 +7,13 @@ stage leaves nobody on Ollama (a model vLLM does not serve still goes to Ollama:
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import BaseModel, Field
 
 from o2v.config import Settings
 from o2v.config_sections import StageSettings
+from o2v.store import Store
 from o2v.store_schema import Backend
 
 
@@ -57,12 +60,29 @@ def resolve_stages(settings: Settings) -> list[Stage]:
     return stages
 
 
-def named_clients(settings: Settings, stages: list[Stage], routed: dict[str, Backend]) -> set[str]:
-    """Every client o2v knows by name: the config's rules and keys, the stages, and the routing table."""
-    names = set(settings.cutover.clients) | set(settings.cutover.client_api_keys) | set(routed)
+def named_clients(
+    settings: Settings, stages: list[Stage], routed: dict[str, Backend], seen: set[str] | None = None
+) -> set[str]:
+    """Every client o2v knows by name: the config's rules and keys, the stages, the routing table, and the names
+    the gateway has seen (an ``X-O2V-Client`` header names a client that no config lists)."""
+    names = set(settings.cutover.clients) | set(settings.cutover.client_api_keys) | set(routed) | set(seen or ())
     for stage in stages:
         names |= set(stage.clients)
     return names
+
+
+def seen_clients(store: Store, *, within: timedelta = timedelta(days=7)) -> set[str]:
+    """Named clients in the gateway's samples of the last ``within`` (unnamed ones are recorded as unnamed:<addr>)."""
+    from sqlalchemy import distinct, select
+
+    from o2v.store_schema import SampleRow, as_utc, utcnow
+
+    query = select(distinct(SampleRow.client)).where(
+        SampleRow.source == "gateway", SampleRow.time >= as_utc(utcnow() - within)
+    )
+    with store.engine.connect() as conn:
+        names = {str(row[0]) for row in conn.execute(query)}
+    return {n for n in names if n and not n.startswith("unnamed")}
 
 
 def routing_at(stages: list[Stage], upto: int, everyone: set[str]) -> tuple[dict[str, Backend], float]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -23,6 +23,7 @@ PersonAnswer = Literal["continue", "promote", "roll-back", "timeout"]
 
 
 class IntervalSummary(BaseModel):
+    since: datetime | None = Field(None, description="Start of the analysed lookback.")
     at: datetime
     outcome: Outcome
     action: str
@@ -73,13 +74,15 @@ def watch_stage(
     while True:
         sleep(stage.interval_s)
         until = now()
-        lookback = max(since, until - timedelta(seconds=stage.watch_window_s))
+        # Everything since the stage began (or its last reset), not a sliding window: a sample reaches the store
+        # when its request ends, so a short recent window would hold the fast requests and miss the slow ones.
+        lookback = since
         result = measure(lookback, until)
         resets = analysis.counters.resets
         decision = analysis.observe(result.measurement, clock())
         if analysis.counters.resets != resets:
             since = until  # data from before a route or model change says nothing about what is in force now
-        report.intervals.append(_summary(until, result, decision))
+        report.intervals.append(_summary(lookback, until, result, decision))
         report.worst = analysis.worst
         if result.verdict is not None:
             report.failed_expectations = [f.message for f in result.verdict.failures if f.observed is not None]
@@ -104,10 +107,11 @@ def watch_stage(
     return report
 
 
-def _summary(at: datetime, result: IntervalResult, decision: Decision) -> IntervalSummary:
+def _summary(since: datetime, at: datetime, result: IntervalResult, decision: Decision) -> IntervalSummary:
     verdict = result.verdict
     figures = verdict.figures if verdict is not None else {}
     return IntervalSummary(
+        since=since,
         at=at,
         outcome=result.measurement.outcome,
         action=decision.action,
