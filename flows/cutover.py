@@ -46,9 +46,12 @@ class CutoverSummary(BaseModel):
     status: Literal["done"]
     stages: list[StageReport]
     routing_version: int
+    decommission: str = Field("", description="When Ollama's decommission will run and how to cancel it.")
 
     def to_markdown(self) -> str:
         lines = [f"# cutover {self.migration_id}: {self.status} (routing table v{self.routing_version})", ""]
+        if self.decommission:
+            lines += [self.decommission, ""]
         for report in self.stages:
             lines += [*stage_report_lines(report), ""]
         return "\n".join(lines)
@@ -70,7 +73,13 @@ def cutover(params: CutoverParameters | None = None) -> CutoverSummary:
     store = Store.from_settings(settings)
     notifier = notifier_from_settings(settings, store=store)
     run = Run(settings, store, notifier, current_flow_run_url())
-    return run.all_stages(params.from_stage)
+    summary = run.all_stages(params.from_stage)
+    from o2v.decommission.schedule import schedule_after_cutover
+
+    # The last stage passed: Ollama's retirement is scheduled (once, whatever the re-runs), and a rollback cancels it.
+    summary.decommission = schedule_after_cutover(settings, store, config_path=params.config_path, notifier=notifier)
+    get_run_logger().info("%s", summary.decommission)
+    return summary
 
 
 class Run:

@@ -57,6 +57,7 @@ def schedule_decommission(
     config_path: str | None = None,
     now: datetime | None = None,
     notifier: Any | None = None,
+    deployment: str = DEPLOYMENT,
 ) -> ScheduledDecommission:
     """Schedule the decommission ``cutover.decommission_after_days`` from now; the same run on a re-run."""
     from prefect.deployments import run_deployment
@@ -70,7 +71,7 @@ def schedule_decommission(
     when = (now or datetime.now(UTC)) + timedelta(days=settings.cutover.decommission_after_days)
     params = {"params": {"config_path": config_path, "migration_id": settings.migration_id}}
     run = run_deployment(  # sync here: a flow or a CLI, never an event loop
-        DEPLOYMENT, parameters=params, scheduled_time=when, idempotency_key=key, timeout=0, as_subflow=False,
+        deployment, parameters=params, scheduled_time=when, idempotency_key=key, timeout=0, as_subflow=False,
         tags=[f"migration:{settings.migration_id}"],
     )  # fmt: skip
     assert not inspect.isawaitable(run)
@@ -121,3 +122,30 @@ def cancel_scheduled_decommission(store: Store, migration_id: str, *, reason: st
     store.set_state(STATE_KEY.format(migration_id), done.model_dump(mode="json"))
     store.audit(actor, "decommission-cancelled", migration_id, {"flow_run": scheduled.flow_run_id, "reason": reason})
     return True
+
+
+def schedule_after_cutover(
+    settings: Settings, store: Store, *, config_path: str | None, notifier: Any | None = None,
+    deployment: str = DEPLOYMENT,
+) -> str:
+    """What the cutover calls once its last stage passed: the schedule's sentence, or why there is none.
+
+    A cutover run where the ``decommission`` deployment does not exist (run from the CLI without ``o2v serve``,
+    or in tests) has still finished its own work, so the missing deployment is said, not raised.
+    """
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        scheduled = schedule_decommission(
+            settings, store, config_path=config_path, notifier=notifier, deployment=deployment
+        )
+        return scheduled.sentence()
+    except ObjectNotFound:
+        text = (
+            f"Ollama's decommission is not scheduled: no {deployment!r} deployment on this Prefect server. "
+            "What to do: deploy prefect.yaml (or run o2v serve), then run the decommission deployment when the "
+            f"{settings.cutover.decommission_after_days:g} days are over"
+        )
+        if notifier is not None:
+            notifier.phase(settings.migration_id, "decommission", "not scheduled", {"why": text})
+        return text

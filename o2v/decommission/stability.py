@@ -16,7 +16,7 @@ def judge_window(settings: Settings, store: Store, *, since: datetime, until: da
     from checks.runner import run_suite
 
     live = store.samples(source="gateway", backend="vllm", since=since, until=until)
-    baseline = stored_baseline(store, settings.migration_id)
+    baseline = stored_baseline(store, settings.migration_id, None)  # the validation's Ollama samples
     return run_suite(
         "decommission",
         live,

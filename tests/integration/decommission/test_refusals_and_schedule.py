@@ -121,3 +121,12 @@ def _state(flow_run_id: str) -> str:
         run = client.read_flow_run(UUID(flow_run_id))
     assert run.state is not None
     return run.state.type.value
+
+
+def test_after_the_cutover_a_missing_deployment_is_said_not_raised(tmp_path: Path) -> None:
+    from o2v.decommission.schedule import schedule_after_cutover
+
+    settings = _settings(tmp_path)
+    text = schedule_after_cutover(settings, Store.from_settings(settings), config_path=None,
+                                  deployment="decommission/not-deployed")  # fmt: skip
+    assert text.startswith("Ollama's decommission is not scheduled: no 'decommission/not-deployed' deployment")
