@@ -46,12 +46,14 @@ def decommission(params: DecommissionParameters | None = None) -> DecommissionRe
     with hold_migration_lock(settings, store, notifier, "decommission"):
         entry = store.phase_started(settings.migration_id, "decommission", settings.config_hash())
         result = assess_task(settings, store)
-        if result.outcome == "ready":
-            question = Question(
-                flow_run_id=current_flow_run_id(), key=APPROVAL_KEY, migration_id=settings.migration_id,
-                title=f"Decommission Ollama ({settings.migration_id})?", evidence_markdown=evidence_of(result),
-            )  # fmt: skip
-            answer = ask(question, asker=notifier, audit=store, timeout_s=settings.slack.approval_timeout_s)
+    if result.outcome == "ready":
+        # Asked without the lock, so that a rollback stays possible while the question waits; retire re-checks.
+        question = Question(
+            flow_run_id=current_flow_run_id(), key=APPROVAL_KEY, migration_id=settings.migration_id,
+            title=f"Decommission Ollama ({settings.migration_id})?", evidence_markdown=evidence_of(result),
+        )  # fmt: skip
+        answer = ask(question, asker=notifier, audit=store, timeout_s=settings.slack.approval_timeout_s)
+        with hold_migration_lock(settings, store, notifier, "decommission"):
             result = retire_task(settings, store, result, answer)
     _artifact("decommission", result.to_markdown())
     log.info("decommission %s: %s", settings.migration_id, result.outcome)

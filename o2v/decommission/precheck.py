@@ -46,7 +46,7 @@ def precheck(settings: Settings, store: Store, ollama: DockerOllama) -> Precheck
             f"no cutover behind it: migration {settings.migration_id!r} is at cutover status {position.status!r}, "
             f"{position.completed} of {len(stages)} stages promoted"
             + ("" if since else f", no successful cutover-stage-{len(stages)} in the ledger")
-            + ". What to do: finish the cutover (o2v flows run cutover) first."
+            + ". What to do: finish the cutover (the cutover deployment) first."
         )
     named, unnamed = routing_blockers(store.routing_table())
     if named or unnamed > 0:

@@ -135,6 +135,11 @@ def retire(
         who = f" by {answer.approver}" if answer.approver else ""
         return _done(store, result, outcome=outcome,
                      reasons=[f"{outcome}{who}: {answer.comment or 'no comment'}; Ollama left running"])  # fmt: skip
+    # The question may have waited for hours without the lock (a rollback must stay possible meanwhile).
+    changed = precheck(settings, store, ollama)
+    if not changed.ok:
+        reasons = [f"changed while the approval was pending: {r}" for r in changed.refusals]
+        return _done(store, result, outcome="refused", reasons=reasons)
     result.kept, result.gpu = stop_and_measure(ollama, gpu)
     result.final_compose = [str(p) for p in final_compose(settings.workdir, settings.migration_id)]
     reasons = [f"approved by {answer.approver or answer.via}", result.gpu.sentence()]

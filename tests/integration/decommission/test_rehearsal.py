@@ -40,3 +40,32 @@ def test_a_client_calling_ollama_directly_blocks_and_is_named(docker_client: Any
     ]
     assert any(summary.straggler_address in reason for reason in summary.reasons)
     assert not summary.container_stopped
+
+
+def test_a_rollback_while_the_question_waits_stops_the_decommission(docker_client: Any, tmp_path: Path) -> None:
+    from o2v.approvals.models import Answer
+    from o2v.decommission.run import decommission
+    from o2v.decommission.scene import Scene
+    from o2v.gpu.verify import source_from_settings
+    from o2v.rollback import route_back
+
+    with Scene(tmp_path, min_samples=20) as scene:
+        store = scene.store()
+        scene.seed_cutover(store)
+        assert scene.traffic(30) == 30
+        settings = scene.settings()
+        shown: list[str] = []
+
+        def rollback_then_approve(evidence: str) -> Answer:
+            shown.append(evidence)
+            route_back(settings, store, to="ollama", reason="the nightly job broke", actor="bob")
+            return Answer(decision="approve", approver="alice")
+
+        result = decommission(settings, store, approve=rollback_then_approve, gpu=source_from_settings(settings))
+        assert docker_client.containers.get(scene.container_name).status == "running"
+    assert "**Stragglers:** none" in shown[0]
+    assert result.outcome == "refused"
+    pending = "changed while the approval was pending: "
+    assert result.reasons[0].startswith(pending + "no cutover behind it:")
+    assert "is at cutover status 'rolled-back'" in result.reasons[0]
+    assert result.reasons[1].startswith(pending + "clients still routed to Ollama by the gateway: 100 % of unnamed")
