@@ -177,5 +177,8 @@ def _done(
     if result.outcome == "decommissioned":
         # The way back needs to know what was kept, for as long as it exists.
         store.set_state(RESULT_STATE.format(result.migration_id), result.model_dump(mode="json"))
-    store.audit("o2v", f"decommission-{result.outcome}", result.migration_id, {"reasons": result.reasons[:20]})
+    detail: dict[str, object] = {"reasons": result.reasons[:20]}
+    if result.kept is not None and result.outcome == "decommissioned":
+        detail["kept"] = result.kept.model_dump(mode="json")
+    store.audit("o2v", f"decommission-{result.outcome}", result.migration_id, detail)
     return result
