@@ -37,7 +37,7 @@ class ScheduledDecommission(BaseModel):
         )
 
     def sentence(self) -> str:
-        when = f"{self.scheduled_time:%Y-%m-%d %H:%M} UTC"
+        when = f"{self.scheduled_time:%Y-%m-%d %H:%M:%S} UTC"
         return f"Ollama's decommission is scheduled for {when}: {self.how_to_cancel()}"
 
 
