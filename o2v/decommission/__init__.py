@@ -9,4 +9,7 @@
     retire.py       the stop, the final compose, the GPU memory freed
     restore.py      rollback to Ollama after a decommission
     evidence.py     the Markdown a person approves on
+    run.py          assess -> (approval) -> retire, as plain functions the flow and the rehearsal share
+    scene.py        simulators, gateway and a finished cutover's store, for the rehearsal and tests
+    rehearsal.py    the whole path on the simulators (o2v rehearse-decommission)
 """

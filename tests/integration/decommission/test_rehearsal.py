@@ -63,8 +63,9 @@ def test_a_rollback_while_the_question_waits_stops_the_decommission(docker_clien
 
         result = decommission(settings, store, approve=rollback_then_approve, gpu=source_from_settings(settings))
         assert docker_client.containers.get(scene.container_name).status == "running"
+    assert shown, f"the question was never asked: {result.outcome}: {result.reasons}"
     assert "**Stragglers:** none" in shown[0]
-    assert result.outcome == "refused"
+    assert result.outcome == "refused", result.reasons
     pending = "changed while the approval was pending: "
     assert result.reasons[0].startswith(pending + "no cutover behind it:")
     assert "is at cutover status 'rolled-back'" in result.reasons[0]
