@@ -172,10 +172,16 @@ class Scene:
     def traffic(self, requests: int) -> int:
         """Requests through the gateway (now all on vLLM); the gateway records each as a sample."""
         assert self.gateway is not None
+        store = self.store()
+        before = store.count_samples(source="gateway")
         ok = 0
         for i in range(requests):
             response = chat(self.gateway.url, api="openai" if i % 2 else "native")
             ok += response.status_code == 200
+        # The gateway writes its samples in batches (every 0.5 s): wait until this traffic is all in the store.
+        deadline = time.monotonic() + 15
+        while store.count_samples(source="gateway") < before + requests and time.monotonic() < deadline:
+            time.sleep(0.2)
         return ok
 
     def straggler(self, requests: int = 3) -> str:
