@@ -9,6 +9,10 @@ time, so changing ``migration.yaml`` changes the gate without touching code.
              the confidence interval of vLLM p95 / Ollama p95 (e2e, TTFT), throughput ratio, error-rate increase
              (checks/validation.py)
   stability  vLLM over a watch window: p95 e2e/TTFT, error and timeout rate, p95 against the Ollama baseline
+  cutover    live gateway traffic, clients on vLLM against clients on Ollama (or the stored baseline): p95 e2e/TTFT
+             ratio intervals, error-rate increase, the canary's error rate (checks/cutover.py)
+  decommission vLLM's live traffic since the cutover against the validation's Ollama samples, same rules
+             (checks/decommission.py)
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from checks.cutover import cutover_suite
+from checks.decommission import decommission_suite
 from checks.frames import comparison_frame, for_backend
 from checks.model import Check, Part, SuitePlan, enough, latency_and_rates
 from checks.validation import validation_suite
@@ -112,4 +118,6 @@ SUITES: dict[str, Callable[[pd.DataFrame, ThresholdSettings, pd.DataFrame | None
     "baseline": baseline_suite,
     "validation": validation_suite,
     "stability": stability_suite,
+    "cutover": cutover_suite,
+    "decommission": decommission_suite,
 }

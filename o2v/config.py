@@ -23,6 +23,7 @@ from o2v.config_env import ENV_DELIMITER, ENV_PREFIX, O2VEnvSource, env_override
 from o2v.config_errors import describe_validation_error
 from o2v.config_sections import (
     CutoverSettings,
+    DecommissionSettings,
     DiagnoseSettings,
     GatewaySettings,
     GPUSettings,
@@ -46,6 +47,7 @@ __all__ = [
     "ENV_PREFIX",
     "MIGRATION_ID_PATTERN",
     "CutoverSettings",
+    "DecommissionSettings",
     "DiagnoseSettings",
     "GPUSettings",
     "GatewaySettings",
@@ -94,6 +96,9 @@ class Settings(BaseSettings):
     )
     monitor: MonitorSettings = Field(default_factory=MonitorSettings, description="Scheduled baseline monitor.")
     gateway: GatewaySettings = Field(default_factory=GatewaySettings, description="The cutover gateway.")
+    decommission: DecommissionSettings = Field(
+        default_factory=DecommissionSettings, description="Retiring Ollama after the cutover."
+    )
 
     @model_validator(mode="after")
     def _ports_differ(self) -> Settings:

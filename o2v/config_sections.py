@@ -337,8 +337,31 @@ class ClientDefinition(Section):
         return value
 
 
+class StageSettings(Section):
+    """One cutover stage: who moves to vLLM when it starts, and how long and how often it is watched."""
+
+    name: str | None = Field(None, description="Shown in approvals and reports; 'stage-<n>: <what moves>' when empty.")
+    clients: list[str] = Field(
+        default_factory=list, description="Named clients (cutover.clients / client_api_keys / X-O2V-Client) moved."
+    )
+    percent: float | None = Field(
+        None, ge=0, le=100,
+        description="Share of unnamed clients on vLLM from this stage on; 100 also moves every named client.",
+    )  # fmt: skip
+    watch_window_s: float | None = Field(None, gt=0, description="Watch time; cutover.watch_window_s when empty.")
+    interval_s: float | None = Field(
+        None, gt=0, description="Analysis interval; cutover.analysis_interval_s when empty."
+    )
+    min_samples: int | None = Field(
+        None, ge=1, le=1_000_000, description="Successful requests per side needed; thresholds.min_samples when empty."
+    )
+
+
 class CutoverSettings(Section):
-    stages_percent: list[int] = Field(default_factory=lambda: [10, 50, 100], description="Traffic share per stage.")
+    stages_percent: list[int] = Field(
+        default_factory=lambda: [10, 50, 100],
+        description="Shorthand: one stage per share of unnamed clients (ignored when `stages` is given).",
+    )
     watch_window_s: float = Field(900.0, gt=0, description="Observation time per stage before promotion.")
     gateway_port: int = Field(11435, ge=1, le=65535, description="Port of the cutover gateway.")
     decommission_after_days: float = Field(7.0, ge=0, le=365, description="Stable days before Ollama is retired.")
@@ -356,6 +379,39 @@ class CutoverSettings(Section):
         if not value or any(not 0 < v <= 100 for v in value) or value != sorted(value) or value[-1] != 100:
             raise ValueError(f"must be increasing percentages in (0, 100] ending at 100, got {value}")
         return value
+
+    stages: list[StageSettings] = Field(
+        default_factory=list,
+        description="The stages in order (named clients and/or a share of unnamed ones); stages_percent when empty.",
+    )
+    analysis_interval_s: float = Field(60.0, gt=0, description="How often live traffic is judged during a stage.")
+    failure_limit: int = Field(
+        0, ge=0, le=100, description="Failed intervals tolerated per stage; one more rolls back (error rate: none)."
+    )
+    inconclusive_limit: int = Field(
+        3, ge=0, le=1000, description="Inconclusive intervals tolerated per stage; one more pauses for a person."
+    )
+    consecutive_error_limit: int = Field(
+        4, ge=0, le=100, description="Measurement errors in a row tolerated; one more rolls back."
+    )
+    rollback_to: Literal["ollama", "previous"] = Field(
+        "ollama", description="Where an automatic rollback sends clients: all to Ollama, or the previous stage."
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_give_stages(self) -> CutoverSettings:
+        if self.stages and "stages_percent" in self.model_fields_set:
+            raise ValueError("give either cutover.stages or cutover.stages_percent, not both")
+        percent = 0.0
+        for index, stage in enumerate(self.stages, 1):
+            if not stage.clients and stage.percent is None:
+                raise ValueError(f"stage {index} moves nobody: give it clients and/or a percent")
+            if stage.percent is not None and stage.percent < percent:
+                raise ValueError(f"stage {index}: percent {stage.percent:g} is below an earlier stage's {percent:g}")
+            percent = stage.percent if stage.percent is not None else percent
+        if self.stages and percent < 100:
+            raise ValueError("the last stage must reach percent 100, so that every client ends on vLLM")
+        return self
 
 
 def _check_http_url(value: str) -> str:
@@ -482,3 +538,28 @@ def parse_host_port(value: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"must be HOST:PORT such as 0.0.0.0:11434, got {value!r}")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class DecommissionSettings(Section):
+    """Retiring Ollama after the cutover: who counts as the gateway, and how long a rollback to Ollama may take."""
+
+    gateway_addresses: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Addresses or networks (CIDR) Ollama sees the gateway's requests come from; any other caller "
+        "in Ollama's access log since the cutover is a straggler that blocks the decommission.",
+    )
+    ollama_health_timeout_s: float = Field(
+        120.0, gt=0, le=3600, description="How long a rollback to Ollama waits for the restarted Ollama to answer."
+    )
+
+    @field_validator("gateway_addresses")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"expected an IP address or CIDR network such as 172.18.0.0/16, got {item!r}") from exc
+        return value

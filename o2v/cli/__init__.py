@@ -11,6 +11,7 @@ from o2v.cli import (
     check_cmd,  # noqa: E402,F401
     clients_cmd,  # noqa: E402,F401
     config_cmd,  # noqa: E402,F401
+    decommission_cmd,  # noqa: E402,F401
     diagnose_cmd,  # noqa: E402,F401
     flows_cmd,  # noqa: E402,F401
     gateway_cmd,  # noqa: E402,F401

@@ -81,23 +81,26 @@ def migrate(
 def rollback(
     config: ConfigOption = None,
     reason: Annotated[str, typer.Option(help="Why; goes to the audit log and Slack.")] = "manual rollback",
+    to_ollama: Annotated[
+        bool, typer.Option(help="After a decommission: restart the kept Ollama, then route every client to it.")
+    ] = False,
 ) -> None:
-    """Take vLLM down (its logs are kept) and leave every client on Ollama."""
+    """Take vLLM down (its logs are kept) and leave every client on Ollama; --to-ollama after a decommission."""
     settings_or_exit(config)
     _quiet_ephemeral_prefect()
     from flows.rollback import RollbackParameters
     from flows.rollback import rollback as rollback_flow
 
     result = rollback_flow(
-        RollbackParameters(config_path=str(config) if config else None, reason=reason, actor="cli")
+        RollbackParameters(config_path=str(config) if config else None, reason=reason, actor="cli", to_ollama=to_ollama)
     )
     console.print(f"rolled back: {result}", highlight=False)
 
 
 @app.command()
 def serve(config: ConfigOption = None) -> None:
-    """Serve the migrate, baseline-monitor and rollback deployments from this process (no work pool needed),
-    with the Slack approval listener beside them when Socket Mode is configured."""
+    """Serve the migrate, baseline-monitor, rollback and decommission deployments from this process (no work
+    pool needed), with the Slack approval listener beside them when Socket Mode is configured."""
     from prefect import serve as prefect_serve
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
@@ -109,6 +112,7 @@ def serve(config: ConfigOption = None) -> None:
         console.print("Slack approvals: off (set slack.bot_token and slack.app_token to answer from Slack)")
 
     from flows.baseline import baseline_monitor
+    from flows.decommission import decommission as decommission_flow
     from flows.migrate import migrate as migrate_flow
     from flows.rollback import rollback as rollback_flow
 
@@ -120,6 +124,9 @@ def serve(config: ConfigOption = None) -> None:
             name="baseline-monitor", cron=BASELINE_CRON, enforce_parameter_schema=True
         ),
         rollback_flow.to_deployment(name="rollback", enforce_parameter_schema=True, concurrency_limit=one_at_a_time),
+        decommission_flow.to_deployment(
+            name="decommission", enforce_parameter_schema=True, concurrency_limit=one_at_a_time
+        ),
     ]
     # to_deployment is sync here (no running event loop); the union in its signature is for async callers.
     prefect_serve(*cast("list[RunnerDeployment]", deployments))

@@ -1,0 +1,162 @@
+"""The decommission, rehearsed end to end on this machine (the end of ``o2v rehearse`` once the cutover's
+rehearsal hands over to it): scheduled a few seconds ahead through the real deployment, checked, approved
+through Prefect's resume API, Ollama's container stopped with its volume kept, the final compose files
+written, then a rollback to Ollama and forward again. With ``straggler=True`` one simulated client calls
+Ollama directly from its own container, and the decommission must be blocked, naming it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from o2v.decommission.models import DecommissionResult, RestoreResult, Straggler
+from o2v.decommission.scene import Scene
+from o2v.decommission.schedule import ScheduledDecommission, schedule_decommission
+
+
+class DecommissionRehearsal(BaseModel):
+    migration_id: str
+    scheduled: ScheduledDecommission
+    outcome: str
+    reasons: list[str] = Field(default_factory=list)
+    straggler_address: str | None = None
+    stragglers: list[Straggler] = Field(default_factory=list)
+    approved_by: str = ""
+    container_stopped: bool = False
+    volume_kept: bool = False
+    final_compose: list[str] = Field(default_factory=list)
+    gpu: str = ""
+    rollback: RestoreResult | None = None
+    ollama_answers_after_rollback: bool = False
+    forward_again: str = Field("", description="Outcome of the second decommission after the rollback.")
+    traffic_ok: int = 0
+    traffic_sent: int = 0
+    duration_s: float = 0.0
+
+    def lines(self) -> list[str]:
+        out = [f"decommission   {self.scheduled.sentence()}", f"  outcome      {self.outcome}"]
+        out += [f"  straggler    {s.sentence()}" for s in self.stragglers]
+        if self.outcome == "decommissioned":
+            out += [
+                f"  approved by  {self.approved_by}; container stopped: {self.container_stopped}, volume kept: "
+                f"{self.volume_kept}",
+                f"  final compose {', '.join(self.final_compose)}",
+                f"  {self.gpu}",
+            ]
+        if self.rollback is not None:
+            out.append(f"  rollback to Ollama: healthy after {self.rollback.healthy_after_s:.1f} s, "
+                       f"{self.rollback.total_s:.1f} s in all; forward again: {self.forward_again}")  # fmt: skip
+        out.append(f"  traffic      {self.traffic_ok}/{self.traffic_sent} ok through the gateway")
+        return out
+
+
+class Approver:
+    """Answers every paused run at key ``decommission`` through Prefect's resume API, as the UI's form does."""
+
+    def __init__(self, name: str = "rehearsal") -> None:
+        self.name = name
+        self.answered: list[str] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="decommission-approver", daemon=True)
+
+    def __enter__(self) -> Approver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        from prefect import get_client
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+        from prefect.client.schemas.objects import StateType
+        from prefect.flow_runs import resume_flow_run
+
+        with get_client(sync_client=True) as client:
+            while not self.stop.is_set():
+                paused = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))  # fmt: skip
+                for run in paused:
+                    details = run.state.state_details if run.state else None
+                    if details is None or details.pause_key != "decommission" or not details.run_input_keyset:
+                        continue
+                    if str(run.id) not in self.answered:
+                        resume_flow_run(run.id, run_input={"decision": "approve", "approver": self.name,
+                                                           "comment": "rehearsal: evidence read"})  # fmt: skip
+                        self.answered.append(str(run.id))
+                time.sleep(0.3)
+
+
+def run_scheduled(flow_run_id: str, *, timeout_s: float = 120.0) -> tuple[Any, DecommissionResult | None]:
+    """Wait for the scheduled time, then run that flow run here (what a worker would do)."""
+    from uuid import UUID
+
+    from prefect import get_client
+    from prefect.flow_engine import run_flow
+
+    from flows.decommission import decommission
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(flow_run_id))
+    if run.expected_start_time is not None:
+        wait = (run.expected_start_time.timestamp() - time.time())
+        time.sleep(max(0.0, min(wait, timeout_s)))
+    state = run_flow(decommission, flow_run=run, return_type="state")
+    result = state.result(raise_on_failure=False) if state.is_completed() else None  # type: ignore[union-attr]
+    return state, result if isinstance(result, DecommissionResult) else None
+
+
+def last_result(scene: Scene) -> DecommissionResult | None:
+    """The latest decommission outcome, from the ledger (a blocked run ends Failed, its result still recorded)."""
+    entries = [e for e in scene.store().ledger(scene.migration_id) if e.phase == "decommission" and e.result]
+    return DecommissionResult.model_validate(entries[-1].result) if entries else None
+
+
+def rehearse_decommission(workdir: Path, *, straggler: bool = False, traffic: int = 60) -> DecommissionRehearsal:
+    from flows.decommission import decommission
+    from flows.rollback import RollbackParameters, rollback
+
+    began = time.monotonic()
+    with Scene(workdir, min_samples=min(40, traffic // 2)) as scene:
+        store = scene.store()
+        scene.seed_cutover(store)
+        scene.render_compose()
+        ok = scene.traffic(traffic)
+        address = scene.straggler() if straggler else None
+        decommission.to_deployment(name="decommission").apply()  # type: ignore[union-attr]
+        settings = scene.settings()
+        scheduled = schedule_decommission(settings, store, config_path=str(scene.config_path))
+        with Approver() as approver:
+            run_scheduled(scheduled.flow_run_id)
+            result = last_result(scene)
+            summary = DecommissionRehearsal(
+                migration_id=scene.migration_id, scheduled=scheduled, outcome=result.outcome if result else "unknown",
+                reasons=result.reasons if result else [], straggler_address=address,
+                stragglers=result.blockers.stragglers if result else [], traffic_ok=ok, traffic_sent=traffic,
+                approved_by=approver.name if approver.answered else "",
+            )  # fmt: skip
+            if result is not None and result.outcome == "decommissioned":
+                container = scene.docker.containers.get(scene.container_name)
+                summary.container_stopped = container.status != "running"
+                summary.volume_kept = any(v.name == scene.volume_name for v in scene.docker.volumes.list())
+                summary.final_compose = result.final_compose
+                summary.gpu = result.gpu.sentence() if result.gpu else ""
+                back = RollbackParameters(config_path=str(scene.config_path), to_ollama=True,
+                                          reason="rehearsal: the way back", actor="rehearsal")  # fmt: skip
+                restored = rollback(back)
+                summary.rollback = restored if isinstance(restored, RestoreResult) else None
+                summary.ollama_answers_after_rollback = scene.traffic(4) == 4
+                # Forward again: every client back to vLLM, and the decommission once more (approved again).
+                store.set_percent(100, actor="rehearsal", reason="forward again")
+                again = schedule_decommission(settings, store, config_path=str(scene.config_path))
+                run_scheduled(again.flow_run_id)
+                second = last_result(scene)
+                summary.forward_again = second.outcome if second else "unknown"
+        summary.duration_s = time.monotonic() - began
+        return summary
