@@ -139,8 +139,17 @@ async def test_stop_mid_level_marks_it_interrupted(fake: tuple[FakeConfig, str])
     cfg, url = fake
     cfg.ttft_s = 0.05
     stop = asyncio.Event()
-    asyncio.get_running_loop().call_later(0.3, stop.set)
+
+    async def stop_once_the_level_runs() -> None:
+        # Stop after a few level requests have reached the server, whatever the machine's speed (the preflight
+        # sends one request first; a fixed delay could fire before the level even started on a busy machine).
+        while len(cfg.seen) < 4:
+            await asyncio.sleep(0.01)
+        stop.set()
+
+    stopper = asyncio.create_task(stop_once_the_level_runs())
     result = await run_loadtest(workload(url, concurrency=[2], requests_per_level=1000), stop=stop)
+    await stopper
     assert result.interrupted
     assert result.levels[0].interrupted
     assert 0 < result.levels[0].completed < 1000
