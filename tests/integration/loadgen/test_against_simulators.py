@@ -111,9 +111,13 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_measured(ollama: SimulatorProce
     cmd = [sys.executable, "-c", "from o2v.cli import main; main()", "loadtest", ollama.url, "-m", "llama3.1:8b",
            "--api", "ollama", "--concurrency", "2", "--requests", "500", "--max-tokens", "4", "--no-store",
            "--no-progress", "--json", str(out)]  # fmt: skip
+    served_before = len(ollama.stdout_lines)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
                             env={**os.environ, "O2V__STORE__URL": f"sqlite:///{tmp_path / 'x.db'}"})  # fmt: skip
-    time.sleep(3.0)
+    # Ctrl-C once the level is running (the simulator's access log shows its requests), however slow the start.
+    deadline = time.monotonic() + 60
+    while len(ollama.stdout_lines) < served_before + 6 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stderr
