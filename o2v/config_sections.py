@@ -305,7 +305,7 @@ class StageSettings(Section):
         description="Share of unnamed clients on vLLM from this stage on; 100 also moves every named client.",
     )  # fmt: skip
     watch_window_s: float | None = Field(None, gt=0, description="Watch time; cutover.watch_window_s when empty.")
-    interval_s: float | None = Field(None, gt=0, description="Analysis interval; cutover.analysis_interval_s when empty.")
+    interval_s: float | None = Field(None, gt=0, description="Judged every; cutover.analysis_interval_s when empty.")
     min_samples: int | None = Field(
         None, ge=1, le=1_000_000, description="Successful requests per side needed; thresholds.min_samples when empty."
     )
@@ -354,7 +354,8 @@ class CutoverSettings(Section):
 
     @model_validator(mode="after")
     def _one_way_to_give_stages(self) -> CutoverSettings:
-        if self.stages and "stages_percent" in self.model_fields_set:
+        # An exported config repeats the default shorthand; only a shorthand someone changed conflicts.
+        if self.stages and "stages_percent" in self.model_fields_set and self.stages_percent != [10, 50, 100]:
             raise ValueError("give either cutover.stages or cutover.stages_percent, not both")
         percent = 0.0
         for index, stage in enumerate(self.stages, 1):

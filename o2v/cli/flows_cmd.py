@@ -1,4 +1,4 @@
-"""Commands that run the Prefect flows: ``o2v rehearse``, ``o2v migrate``, ``o2v rollback``, ``o2v serve``."""
+"""Commands that run the Prefect flows: ``o2v rehearse``, ``migrate``, ``cutover``, ``rollback``, ``serve``."""
 
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ def migrate(
     from_phase: Annotated[str | None, typer.Option(help="Run this phase and every later one again.")] = None,
     dry_run: Annotated[bool, typer.Option(help="Stop after the plan: deploy nothing.")] = False,
     scan: Annotated[list[str] | None, typer.Option(help="Source tree to scan for Ollama clients (repeatable).")] = None,
+    cutover: Annotated[bool, typer.Option(help="After validation, continue into the staged cutover.")] = False,
 ) -> None:
     """Run the migrate flow here (same flow as the Prefect deployment), resuming where a previous run failed."""
     settings_or_exit(config)  # a bad configuration stops before anything is touched
@@ -68,7 +69,7 @@ def migrate(
     summary = migrate_flow(
         MigrateParameters(
             config_path=str(config) if config else None, from_phase=from_phase,  # type: ignore[arg-type]
-            dry_run=dry_run, scan_paths=scan or [],
+            dry_run=dry_run, scan_paths=scan or [], continue_to_cutover=cutover,
         )
     )
     console.print(f"[green]{summary.status}[/green]; reports in {summary.reports_dir}", highlight=False)
@@ -78,22 +79,37 @@ def migrate(
 def rollback(
     config: ConfigOption = None,
     reason: Annotated[str, typer.Option(help="Why; goes to the audit log and Slack.")] = "manual rollback",
+    keep_vllm: Annotated[bool, typer.Option(help="Only route every client back to Ollama; leave vLLM up.")] = False,
 ) -> None:
-    """Take vLLM down (its logs are kept) and leave every client on Ollama."""
+    """Route every client back to Ollama through the gateway (any cutover stage), then take vLLM down (logs kept)."""
     settings_or_exit(config)
     _quiet_ephemeral_prefect()
     from flows.rollback import RollbackParameters
     from flows.rollback import rollback as rollback_flow
 
-    result = rollback_flow(
-        RollbackParameters(config_path=str(config) if config else None, reason=reason, actor="cli")
-    )
-    console.print(f"rolled back: {result}", highlight=False)
+    path = str(config) if config else None
+    result = rollback_flow(RollbackParameters(config_path=path, reason=reason, actor="cli", keep_vllm=keep_vllm))
+    console.print(f"rolled back: every client on Ollama; vLLM {'kept' if result is None else result}", highlight=False)
+
+
+@app.command()
+def cutover(
+    config: ConfigOption = None,
+    from_stage: Annotated[int | None, typer.Option(help="Start at this stage (default: where it stopped).")] = None,
+) -> None:
+    """Run the cutover flow here: each stage asks for approval (Prefect UI or Slack), then is watched."""
+    settings_or_exit(config)
+    _quiet_ephemeral_prefect()
+    from flows.cutover import CutoverParameters
+    from flows.cutover import cutover as cutover_flow
+
+    summary = cutover_flow(CutoverParameters(config_path=str(config) if config else None, from_stage=from_stage))
+    console.print(f"[green]cutover {summary.status}[/green]: every client on vLLM", highlight=False)
 
 
 @app.command()
 def serve(config: ConfigOption = None) -> None:
-    """Serve the migrate, baseline-monitor and rollback deployments from this process (no work pool needed),
+    """Serve the migrate, baseline-monitor, rollback and cutover deployments from this process (no work pool),
     with the Slack approval listener beside them when Socket Mode is configured."""
     from prefect import serve as prefect_serve
 
@@ -105,6 +121,7 @@ def serve(config: ConfigOption = None) -> None:
         console.print("Slack approvals: off (set slack.bot_token and slack.app_token to answer from Slack)")
 
     from flows.baseline import baseline_monitor
+    from flows.cutover import cutover as cutover_flow
     from flows.migrate import migrate as migrate_flow
     from flows.rollback import rollback as rollback_flow
 
@@ -114,6 +131,7 @@ def serve(config: ConfigOption = None) -> None:
             name="baseline-monitor", cron=BASELINE_CRON, enforce_parameter_schema=True
         ),
         rollback_flow.to_deployment(name="rollback", enforce_parameter_schema=True),
+        cutover_flow.to_deployment(name="cutover", enforce_parameter_schema=True, concurrency_limit=1),
     ]
     # to_deployment is sync here (no running event loop); the union in its signature is for async callers.
     prefect_serve(*cast("list[RunnerDeployment]", deployments))
