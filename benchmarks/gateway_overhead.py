@@ -6,8 +6,12 @@ API translated), and through nginx (``proxy_buffering off``) as the anchor for a
 
     .venv/bin/python benchmarks/gateway_overhead.py            # writes benchmarks/results/gateway_overhead.json
 
-1. overhead: zero-delay simulator (no TTFT, no ITL), 64 streams, median/p95 TTFT per path, repeated
-   ``--rounds`` times in rotating order; the gateway's added TTFT is its median minus direct's, per round.
+1. overhead: zero-delay simulator (no TTFT, no ITL), at most 64 streams, median/p95 TTFT per path, repeated
+   ``--rounds`` times in rotating order; the added TTFT is a path's median minus direct's, per round. Two
+   regimes: a closed loop (64 streams back to back: the slowest component sets the pace, so this measures
+   capacity as much as latency) and an open loop (Poisson arrivals at ``--rate``, at most 64 in flight:
+   the latency a request gains when nothing is saturated). The proxy's CPU time per request is read
+   from /proc.
 2. chunk timing: a paced simulator (50 ms TTFT, 20 ms between tokens); buffering would collapse the
    gaps between chunks and push TTFT towards the end of the stream, so both are compared with direct.
 3. 1,000 concurrent streams through the gateway (32 tokens at 50 ms each, so they overlap): errors counted.
@@ -102,10 +106,15 @@ def gateway_for(vllm_url: str, workdir: Path) -> GatewayProcess:
     return GatewayProcess(config, listen=f"127.0.0.1:{free_port()}", args=["--percent", "100"])
 
 
-async def measure(url: str, *, api: str, concurrency: int, requests: int, max_tokens: int) -> dict[str, Any]:
+async def measure(
+    url: str, *, api: str, concurrency: int, requests: int, max_tokens: int, rate: float | None = None
+) -> dict[str, Any]:
+    """One level of the load generator: ``concurrency`` streams in a closed loop, or Poisson arrivals at ``rate``
+    with at most ``concurrency`` in flight."""
+    mode: dict[str, Any] = {"mode": "rate", "rate_rps": [rate], "max_concurrency": concurrency} if rate else {}
     workload = Workload(
         url=url, api=api, model=MODEL, concurrency=[concurrency], requests_per_level=requests,  # type: ignore[arg-type]
-        max_tokens=max_tokens, warmup_requests=concurrency, request_timeout_s=300,
+        max_tokens=max_tokens, warmup_requests=min(concurrency, 64), request_timeout_s=300, **mode,
     )  # fmt: skip
     result = await run_loadtest(workload)
     level = result.levels[0]
@@ -130,19 +139,44 @@ async def overhead(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             gateway_for(sim.url, workdir) as gw, Nginx(f"127.0.0.1:{sim.port}") as nginx:  # fmt: skip
         paths = {"direct": (sim.url, "openai"), "gateway": (gw.url, "openai"), "nginx": (nginx.url, "openai"),
                  "gateway-native": (gw.url, "ollama")}  # fmt: skip
-        rounds: list[dict[str, Any]] = []
-        for r in range(args.rounds):
-            order = list(paths)[r % len(paths):] + list(paths)[: r % len(paths)]
-            row = {}
-            for name in order:
-                url, api = paths[name]
-                row[name] = await measure(url, api=api, concurrency=64, requests=args.requests, max_tokens=16)
-                print(f"round {r + 1} {name}: TTFT median {row[name]['ttft_median_ms']:.2f} ms", flush=True)
-            rounds.append(row)
-    added = {name: [row[name]["ttft_median_ms"] - row["direct"]["ttft_median_ms"] for row in rounds]
-             for name in ("gateway", "nginx", "gateway-native")}  # fmt: skip
-    return {"rounds": rounds, "added_ttft_median_ms": {k: statistics.median(v) for k, v in added.items()},
-            "added_ttft_per_round_ms": added}  # fmt: skip
+        pids = {"gateway": gw.proc.pid if gw.proc else 0, "nginx": nginx.proc.pid if nginx.proc else 0,
+                "direct": sim.proc.pid if sim.proc else 0}  # fmt: skip
+        out: dict[str, Any] = {}
+        for regime, rate in (("closed_loop", None), ("open_loop", args.rate)):
+            rounds: list[dict[str, Any]] = []
+            for r in range(args.rounds):
+                order = list(paths)[r % len(paths):] + list(paths)[: r % len(paths)]
+                row = {}
+                for name in order:
+                    url, api = paths[name]
+                    proxy = "gateway" if name.startswith("gateway") else name
+                    before = cpu_s(pids[proxy])
+                    row[name] = await measure(url, api=api, concurrency=64, requests=args.requests, max_tokens=16,
+                                              rate=rate)  # fmt: skip
+                    # CPU of the proxy (nginx: its workers); for "direct", the simulator's own.
+                    row[name]["cpu_ms_per_request"] = (cpu_s(pids[proxy]) - before) * 1000 / (
+                        row[name]["requests"] + 64)
+                    print(f"{regime} round {r + 1} {name}: TTFT median {row[name]['ttft_median_ms']:.2f} ms",
+                          flush=True)  # fmt: skip
+                rounds.append(row)
+            added = {name: [row[name]["ttft_median_ms"] - row["direct"]["ttft_median_ms"] for row in rounds]
+                     for name in ("gateway", "nginx", "gateway-native")}  # fmt: skip
+            out[regime] = {"rate_rps": rate, "rounds": rounds, "added_ttft_per_round_ms": added,
+                           "added_ttft_median_ms": {k: statistics.median(v) for k, v in added.items()}}  # fmt: skip
+    return out
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process and its children (nginx's workers) have used so far, from /proc."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 async def chunk_timing(workdir: Path) -> dict[str, Any]:
@@ -158,13 +192,17 @@ async def chunk_timing(workdir: Path) -> dict[str, Any]:
 async def thousand(workdir: Path) -> dict[str, Any]:
     sim = SimulatorProcess("vllm", args=[*LONG, "--served-model-name", MODEL])
     with sim, gateway_for(sim.url, workdir) as gw:
-        return await measure(gw.url, api="openai", concurrency=1000, requests=2000, max_tokens=32)
+        return {
+            "direct": await measure(sim.url, api="openai", concurrency=1000, requests=2000, max_tokens=32),
+            "gateway": await measure(gw.url, api="openai", concurrency=1000, requests=2000, max_tokens=32),
+        }
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=1280, help="requests per path per round at 64 streams")
+    parser.add_argument("--rate", type=float, default=100.0, help="open-loop arrival rate (req/s), cap 64 in flight")
     parser.add_argument("--skip-thousand", action="store_true")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "gateway_overhead.json")
     args = parser.parse_args()
@@ -181,7 +219,8 @@ async def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "overhead_64_streams"}, indent=2))
-    print(json.dumps(result["overhead_64_streams"]["added_ttft_median_ms"], indent=2))
+    for regime, figures in result["overhead_64_streams"].items():
+        print(regime, json.dumps(figures["added_ttft_median_ms"]))
 
 
 if __name__ == "__main__":

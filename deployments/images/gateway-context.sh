@@ -18,7 +18,7 @@ cp "$root/deployments/images/gateway/Dockerfile" "$ctx/Dockerfile"
 from importlib.metadata import PackageNotFoundError, version
 
 for name in ("aiohttp", "pydantic", "pydantic-core", "pydantic-settings", "PyYAML", "SQLAlchemy", "psycopg",
-             "psycopg-binary", "orjson", "prometheus-client", "uvloop", "typer", "rich", "httpx"):
+             "psycopg-binary", "orjson", "prometheus-client", "uvloop", "httptools", "typer", "rich", "httpx"):
     try:
         print(f"{name}=={version(name)}")
     except PackageNotFoundError:

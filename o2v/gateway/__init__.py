@@ -2,7 +2,7 @@
 
     identity   who is calling (token, header, address, User-Agent, else unnamed)
     routing    where it goes: f(client, model), from the table in the store
-    upstream   the two backends, with connect / response / idle timeouts
+    upstream + lean_http   the two backends: keep-alive pools, connect / response / idle timeouts
     proxy      pass-through, streamed chunk by chunk
     native_vllm + translate   Ollama's native API served from vLLM
     observe    samples into the store, Prometheus series

@@ -35,7 +35,7 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 async def serve_native(
-    gw: Gateway, request: web.Request, ex: Exchange, parsed: dict[str, Any] | None
+    gw: Gateway, request: web.BaseRequest, ex: Exchange, parsed: dict[str, Any] | None
 ) -> web.StreamResponse:
     path = request.path
     ex.status = 200
@@ -70,7 +70,7 @@ def _translate(path: str, body: dict[str, Any], served: str) -> tr.NativeCall:
 
 
 async def _generate_or_embed(
-    gw: Gateway, request: web.Request, ex: Exchange, body: dict[str, Any]
+    gw: Gateway, request: web.BaseRequest, ex: Exchange, body: dict[str, Any]
 ) -> web.StreamResponse:
     path = request.path
     call = _translate(path, body, gw.models.to_vllm(ex.model))
@@ -107,7 +107,7 @@ async def _generate_or_embed(
 
 
 async def _stream(
-    gw: Gateway, request: web.Request, ex: Exchange, up: Any, stream: tr.NativeStream
+    gw: Gateway, request: web.BaseRequest, ex: Exchange, up: Any, stream: tr.NativeStream
 ) -> web.StreamResponse:
     """vLLM's SSE events, as they arrive, written as Ollama NDJSON lines; the done line built at the end."""
     vllm = gw.upstreams["vllm"]

@@ -31,7 +31,7 @@ _TOKENS = re.compile(rb'"(?:eval_count|completion_tokens)":\s*(\d+)')
 _TAIL_BYTES = 4096
 
 
-def forward_headers(request: web.Request) -> dict[str, str]:
+def forward_headers(request: web.BaseRequest) -> dict[str, str]:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _REQUEST_DROP}
     if request.remote:
         prior = request.headers.get("X-Forwarded-For")
@@ -61,7 +61,7 @@ def with_model(body: bytes, parsed: dict[str, Any] | None, model: str | None) ->
 
 
 async def pass_through(
-    request: web.Request, ex: Exchange, upstream: Upstream, body: bytes | None
+    request: web.BaseRequest, ex: Exchange, upstream: Upstream, body: bytes | None
 ) -> web.StreamResponse:
     try:
         async with upstream.request(

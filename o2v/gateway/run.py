@@ -33,13 +33,13 @@ async def running_gateway(
         await asyncio.to_thread(store.set_percent, percent, actor=actor, reason="--percent at start")
     gw = Gateway(config, store)
     await gw.start()
-    runners = []
+    runners: list[web.BaseRunner] = []
+    sites: list[tuple[web.BaseRunner, str, int]] = [
+        (web.ServerRunner(gw.public_server(), handle_signals=False), config.listen_host, config.listen_port),
+        (web.AppRunner(admin_app(gw), access_log=None), config.admin_host, config.admin_port),
+    ]
     try:
-        for app, host, port in (
-            (gw.public_app(), config.listen_host, config.listen_port),
-            (admin_app(gw), config.admin_host, config.admin_port),
-        ):
-            runner = web.AppRunner(app, access_log=None, handler_cancellation=False)
+        for runner, host, port in sites:
             await runner.setup()
             runners.append(runner)
             await web.TCPSite(runner, host, port, backlog=4096, reuse_address=True).start()

@@ -1,4 +1,5 @@
-"""The two backends as the gateway reaches them: one keep-alive aiohttp session each, with explicit timeouts.
+"""The two backends as the gateway reaches them: a pool of keep-alive connections each (o2v.gateway.lean_http), with
+explicit timeouts.
 
 Three waits are bounded separately: connecting, the response headers (a model load can take minutes), and
 the silence between two chunks of a response. Each failure becomes an ``UpstreamError`` whose status and
@@ -12,10 +13,10 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
 import orjson
 
 from o2v.errors import ServerError
+from o2v.gateway.lean_http import Broken, Connection, LeanResponse, Pool, encode_request, split_url
 from o2v.store_schema import Backend
 
 NAMES = {"ollama": "Ollama", "vllm": "vLLM"}
@@ -47,26 +48,21 @@ class Upstream:
         self.connect_timeout_s = connect_timeout_s
         self.response_timeout_s = response_timeout_s
         self.idle_timeout_s = idle_timeout_s
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: Pool | None = None
+        self._host_header = ""
 
     @property
     def name(self) -> str:
         return NAMES[self.backend]
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=60, keepalive_timeout=30)
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout_s)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=timeout,
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
-        )
+        host, port, self._host_header, tls = split_url(self.url)
+        self._pool = Pool(host, port, tls=tls)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def auth_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         """The headers sent on: for vLLM the client's Authorization is replaced by vLLM's own key (or dropped)."""
@@ -80,49 +76,71 @@ class Upstream:
     @asynccontextmanager
     async def request(
         self, method: str, path: str, *, headers: Mapping[str, str], body: bytes | None
-    ) -> AsyncIterator[aiohttp.ClientResponse]:
-        assert self._session is not None, "Upstream.start() first"
-        url = self.url + path
-        try:
-            async with asyncio.timeout(self.response_timeout_s):
-                response = await self._session.request(
-                    method, url, headers=self.auth_headers(headers), data=body, allow_redirects=False
-                )
-        except TimeoutError:
-            raise UpstreamError(
-                504, "timeout",
-                f"{self.name} at {self.url} did not answer {method} {path} within {self.response_timeout_s:g}s",
-                url=self.url,
-            ) from None  # fmt: skip
-        except aiohttp.ClientConnectorError as exc:
-            raise UpstreamError(
-                502, "connect", f"{self.name} at {self.url} is not reachable: {exc.os_error or exc}", url=self.url
-            ) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise UpstreamError(
-                502, "disconnect", f"{self.name} at {self.url} closed the connection: {exc}", url=self.url
-            ) from exc
+    ) -> AsyncIterator[LeanResponse]:
+        pool = self._pool
+        assert pool is not None, "Upstream.start() first"
+        wire = encode_request(method, path, self._host_header, self.auth_headers(headers), body)
+        conn, response = await self._send(pool, wire, method, path)
         try:
             yield response
         finally:
-            response.release()
+            pool.release(conn)
 
-    async def read_chunk(self, response: aiohttp.ClientResponse) -> bytes:
+    async def _send(self, pool: Pool, wire: bytes, method: str, path: str) -> tuple[Connection, LeanResponse]:
+        for attempt in (1, 2):
+            conn = await self._connect(pool, fresh=attempt == 2)
+            reused = conn.served > 0
+            response = conn.send(wire, method == "HEAD")
+            try:
+                async with asyncio.timeout(self.response_timeout_s):
+                    await conn.head()
+                return conn, response
+            except TimeoutError:
+                conn.close()
+                raise UpstreamError(
+                    504, "timeout",
+                    f"{self.name} at {self.url} did not answer {method} {path} within {self.response_timeout_s:g}s",
+                    url=self.url,
+                ) from None  # fmt: skip
+            except Broken as exc:
+                conn.close()
+                if exc.before_head and reused and attempt == 1:
+                    continue  # a kept-alive connection the server had closed meanwhile: once more on a new one
+                raise UpstreamError(
+                    502, "disconnect", f"{self.name} at {self.url} {exc} before answering", url=self.url
+                ) from exc
+        raise AssertionError("unreachable")
+
+    async def _connect(self, pool: Pool, *, fresh: bool) -> Connection:
+        try:
+            return await pool.acquire(self.connect_timeout_s, fresh=fresh)
+        except TimeoutError:
+            raise UpstreamError(
+                502, "connect",
+                f"{self.name} at {self.url} did not accept a connection within {self.connect_timeout_s:g}s",
+                url=self.url,
+            ) from None  # fmt: skip
+        except OSError as exc:
+            raise UpstreamError(
+                502, "connect", f"{self.name} at {self.url} is not reachable: {exc}", url=self.url
+            ) from exc
+
+    async def read_chunk(self, response: LeanResponse) -> bytes:
         """The next bytes of the body as soon as they arrive (b"" at its end), within the idle timeout."""
         try:
             async with asyncio.timeout(self.idle_timeout_s):
-                return await response.content.readany()
+                return await response.read()
         except TimeoutError:
             raise UpstreamError(
                 504, "stall", f"{self.name} at {self.url} sent nothing for {self.idle_timeout_s:g}s mid-response",
                 url=self.url,
             ) from None  # fmt: skip
-        except (aiohttp.ClientError, OSError) as exc:
+        except Broken as exc:
             raise UpstreamError(
-                502, "disconnect", f"{self.name} at {self.url} broke off the response: {exc}", url=self.url
+                502, "disconnect", f"{self.name} at {self.url} broke off the response: it {exc}", url=self.url
             ) from exc
 
-    async def read_all(self, response: aiohttp.ClientResponse) -> bytes:
+    async def read_all(self, response: LeanResponse) -> bytes:
         parts = []
         while chunk := await self.read_chunk(response):
             parts.append(chunk)

@@ -19,6 +19,7 @@ MOVED = {"X-O2V-Client": "moved"}
 
 def _native_error(r: httpx.Response, status: int) -> str:
     assert r.status_code == status, r.text
+    assert r.headers["X-O2V-Backend"] in ("ollama", "vllm")  # on every response, the gateway's own errors too
     assert set(r.json()) == {"error"}
     assert isinstance(r.json()["error"], str)
     return str(r.json()["error"])
@@ -26,6 +27,7 @@ def _native_error(r: httpx.Response, status: int) -> str:
 
 def _openai_error(r: httpx.Response, status: int) -> str:
     assert r.status_code == status, r.text
+    assert r.headers["X-O2V-Backend"] in ("ollama", "vllm")
     error = r.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
     return str(error["message"])
@@ -42,6 +44,7 @@ async def test_malformed_json_and_untranslatable_requests(gateway: Running) -> N
             gateway.url + "/api/generate", json={"model": MODEL, "prompt": "x", "images": "nope"}, headers=MOVED
         )
     assert "not valid JSON" in _native_error(native, 400)
+    assert native.headers["X-O2V-Backend"] == "vllm"  # where this client is routed, though nothing was sent
     assert "not valid JSON" in _openai_error(openai, 400)
     assert "must be a JSON object" in _native_error(not_object, 400)
     assert "images" in _native_error(bad_images, 400)

@@ -164,3 +164,45 @@ async def test_what_reaches_vllm_is_the_gateways_key_and_the_mapped_model(ollama
         assert sent == [f"Bearer {VLLM_KEY}"]
         assert orjson.loads(body)["model"] == "team-llm"
     assert len(seen) == 3
+
+
+async def test_embeddings_go_to_a_vllm_that_serves_the_embedding_model(ollama_sim: SimulatorProcess,
+                                                                        store: Store) -> None:
+    """/api/embed and the legacy /api/embeddings, translated onto a stand-in vLLM serving an embedding model."""
+    from aiohttp import web
+
+    async def models(request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": OLLAMA_ONLY, "object": "model"}]})
+
+    async def embeddings(request: web.Request) -> web.Response:
+        body = await request.json()
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = [{"object": "embedding", "index": i, "embedding": [0.6, 0.8]} for i in range(len(inputs))]
+        return web.json_response({"object": "list", "model": body["model"], "data": data,
+                                  "usage": {"prompt_tokens": 3, "total_tokens": 3}})  # fmt: skip
+
+    app = web.Application()
+    app.router.add_get("/v1/models", models)
+    app.router.add_post("/v1/embeddings", embeddings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        config = make_config(ollama_sim.url, f"http://127.0.0.1:{port}")
+        store.set_route("rag", "vllm", actor="test")
+        url = f"http://127.0.0.1:{config.listen_port}"
+        async with running_gateway(config, store), httpx.AsyncClient(timeout=10) as client:
+            headers = {"X-O2V-Client": "rag"}
+            embed = await client.post(url + "/api/embed", json={"model": OLLAMA_ONLY, "input": ["a", "b"]},
+                                      headers=headers)  # fmt: skip
+            legacy = await client.post(url + "/api/embeddings", json={"model": OLLAMA_ONLY, "prompt": "a"},
+                                       headers=headers)  # fmt: skip
+            other = await client.post(url + "/api/embed", json={"model": OLLAMA_ONLY, "input": "a"})
+    finally:
+        await runner.cleanup()
+    assert embed.headers["X-O2V-Backend"] == "vllm"
+    assert [len(v) for v in embed.json()["embeddings"]] == [2, 2]
+    assert legacy.headers["X-O2V-Backend"] == "vllm"
+    assert legacy.json()["embedding"] == [0.6, 0.8]
+    assert other.headers["X-O2V-Backend"] == "ollama"  # a client still on Ollama keeps Ollama's embeddings
