@@ -37,14 +37,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200, help="Synthetic windows per ratio.")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--sigma", type=float, default=0.35)
+    parser.add_argument(
+        "--cli-only", action="store_true", help="Only write one CSV per ratio and judge it with the CLI."
+    )
     args = parser.parse_args()
+    if args.cli_only:
+        cli_check(args.sigma)
+        return
 
     import numpy as np
 
     thresholds, loadtest = ThresholdSettings(), LoadTestSettings()
     levels, per_level = loadtest.concurrency, loadtest.requests_per_level
     rng = np.random.default_rng(args.seed)
-    table: list[dict[str, object]] = []
+    table: list[dict[str, float]] = []
     started = time.monotonic()
     for ratio in RATIOS:
         counts = {"pass": 0, "fail": 0, "inconclusive": 0}
@@ -55,17 +61,11 @@ def main() -> None:
         table.append(row)
         shares = "  ".join(f"{k} {row[k]:.1%}" for k in ("pass", "fail", "inconclusive"))
         print(f"ratio {ratio:4}: {shares}", flush=True)
-    example_ratio = 1.5
-    example = synthetic_window(
-        example_ratio, levels=levels, samples_per_level=per_level, sigma=args.sigma, rng=np.random.default_rng(7)
-    )
-    csv_path = write_samples_csv(example, RESULTS / "validation_gate_example.csv")
-    example_verdict = judge_without_gx("validation", example, thresholds)
     targets = {
         "fail_at_0.85_or_better_max": 0.05,
         "pass_at_1.5_or_worse_max": 0.05,
-        "met": all(r["fail"] <= 0.05 for r in table if float(r["true_ratio"]) <= 0.85)  # type: ignore[arg-type]
-        and all(r["pass"] <= 0.05 for r in table if float(r["true_ratio"]) >= 1.5),  # type: ignore[arg-type]
+        "met": all(r["fail"] <= 0.05 for r in table if r["true_ratio"] <= 0.85)
+        and all(r["pass"] <= 0.05 for r in table if r["true_ratio"] >= 1.5),
     }
     out = {
         "what": "validation gate outcome rates on synthetic lognormal windows with a known true p95 ratio",
@@ -73,19 +73,53 @@ def main() -> None:
         "levels": levels,
         "requests_per_level": per_level,
         "thresholds": thresholds.model_dump(
-            include={"min_samples", "max_vllm_to_ollama_p95_ratio", "max_single_stream_p95_ratio", "ratio_tolerance",
-                     "confidence", "bootstrap_resamples", "min_vllm_to_ollama_throughput_ratio",
-                     "compare_from_concurrency", "max_error_rate_increase"}
+            include={
+                "min_samples",
+                "max_vllm_to_ollama_p95_ratio",
+                "max_single_stream_p95_ratio",
+                "ratio_tolerance",
+                "confidence",
+                "bootstrap_resamples",
+                "min_vllm_to_ollama_throughput_ratio",
+                "compare_from_concurrency",
+                "max_error_rate_increase",
+            }
         ),  # fmt: skip
         "seed": args.seed,
         "table": table,
         "targets": targets,
-        "example_csv": {"path": csv_path.name, "true_ratio": example_ratio, "verdict": example_verdict.status},
         "wall_s": round(time.monotonic() - started, 1),
     }
     (RESULTS / "validation_gate_error_rates.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    print(f"targets met: {targets['met']}; example CSV ({example_ratio}x): {example_verdict.status}; "
-          f"{out['wall_s']} s")  # fmt: skip
+    print(f"targets met: {targets['met']}; {out['wall_s']} s")
+
+
+def cli_check(sigma: float) -> None:
+    """One synthetic window per ratio as a samples CSV, judged in-process and by `o2v check validation`."""
+    import subprocess
+    import tempfile
+
+    import numpy as np
+
+    thresholds, loadtest = ThresholdSettings(), LoadTestSettings()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "migration.yaml"  # defaults, and a store that is not the caller's
+        config.write_text(f"workdir: {tmp}\nstore:\n  url: sqlite:///{tmp}/o2v.db\n", encoding="utf-8")
+        for i, ratio in enumerate(RATIOS):
+            window = synthetic_window(
+                ratio, levels=loadtest.concurrency, samples_per_level=loadtest.requests_per_level, sigma=sigma,
+                rng=np.random.default_rng(100 + i),
+            )  # fmt: skip
+            path = write_samples_csv(window, RESULTS / f"validation_gate_example_{ratio}.csv")
+            inside = judge_without_gx("validation", window, thresholds).status
+            command = [sys.executable, "-c", "from o2v.cli import main; main()", "check", "validation",
+                       "--samples", str(path), "--no-docs", "--config", str(config)]  # fmt: skip
+            done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+            outside = {0: "pass", 1: "fail", 3: "inconclusive"}.get(done.returncode, f"exit {done.returncode}")
+            rows.append({"true_ratio": ratio, "csv": path.name, "in_process": inside, "cli": outside})
+            print(f"ratio {ratio:4}: in process {inside}, `o2v check validation` {outside}", flush=True)
+    (RESULTS / "validation_gate_cli_check.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

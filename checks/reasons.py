@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from checks.model import Check, Part
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def sentence(part: Part, check: Check, observed: float | None) -> str:
+    """The reason a violated expectation gives; "" for an interval end whose whole interval is beyond the limit.
+
+    A far end (``on_violation="inconclusive"``) speaks only for the levels whose interval straddles the limit;
+    where the whole interval is beyond it, the near end's failing expectation already says so.
+    """
+    if check.on_violation == "inconclusive" and observed is not None and not part.frame.empty:
+        rows = _straddling(part, check)
+        if rows.empty:
+            return ""
+        part = Part(part.name, part.subject, rows, part.checks)
+        values = rows[check.column]
+        observed = float(values.min() if check.bound == "min" else values.max())
     where = _where(part, check)
     if observed is None:
         return (
@@ -16,8 +33,10 @@ def sentence(part: Part, check: Check, observed: float | None) -> str:
     at = _worst_level(part, check)
     figure, limit = _fmt(observed, check.unit), _fmt(check.limit, check.unit)
     setting = f"thresholds.{check.setting}"
-    if check.column.endswith(("_low", "_high")) and check.column != "error_rate_diff_low":
-        setting += " x (1 + thresholds.ratio_tolerance)" if check.column.startswith(("p95", "ttft")) else ""
+    if check.column.startswith(("p95_ratio_", "ttft_ratio_")):
+        setting += " x (1 + thresholds.ratio_tolerance)"
+    elif check.column.startswith("busy_throughput_ratio_"):
+        setting += " / (1 + thresholds.ratio_tolerance)"
     sentence = f"{check.figure} {figure} {op} {limit} threshold{at} ({where}); limit set by {setting}"
     if check.on_violation == "inconclusive":
         sentence += (
@@ -25,6 +44,15 @@ def sentence(part: Part, check: Check, observed: float | None) -> str:
             "more requests per level (loadtest.requests_per_level) narrow it"
         )
     return sentence
+
+
+def _straddling(part: Part, check: Check) -> pd.DataFrame:
+    """Rows whose interval has one end on each side of the check's limit."""
+    stem = check.column.rsplit("_", 1)[0]
+    low, high = part.frame[f"{stem}_low"], part.frame[f"{stem}_high"]
+    if check.bound == "max":  # the high end is judged: above the limit while the low end is not
+        return part.frame[(high > check.limit) & (low <= check.limit)]
+    return part.frame[(low < check.limit) & (high >= check.limit)]
 
 
 _LEVEL_COLUMNS = ("p95_ratio", "ttft_ratio", "throughput_ratio", "busy_throughput_ratio")

@@ -85,5 +85,5 @@ def alert_figures(settings: Settings, verdict: Verdict) -> dict[str, str]:
     )
     figures["samples"] = f"{verdict.sample_count} in the last {span}"
     if verdict.data_docs_path:
-        figures["GX Data Docs"] = verdict.data_docs_path
+        figures["GX Data Docs"] = verdict.data_docs_url or verdict.data_docs_path
     return figures

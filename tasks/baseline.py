@@ -6,6 +6,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
+from checks.gx_project import project_dir_for
 from checks.runner import run_suite
 from checks.verdict import Verdict
 from o2v.config import Settings
@@ -50,8 +51,14 @@ def probe_ollama(settings: Settings, store: Store) -> ProbeResult:
 def check_baseline(settings: Settings, store: Store, probe: ProbeResult | None = None) -> Verdict:
     """Run the 'baseline' GX suite over the last monitor.window_s of probe samples, with Data Docs."""
     samples = window_samples(settings, store, anchor=probe.started if probe is not None else None)
-    docs_dir = settings.workdir / "reports" / "data_docs"
-    return run_suite("baseline", samples, settings.thresholds, docs_dir=docs_dir)
+    # The project's lasting GX Data Docs: every scheduled run adds a page, so the baseline keeps its history.
+    return run_suite(
+        "baseline",
+        samples,
+        settings.thresholds,
+        project_dir=project_dir_for(settings),
+        docs_base_url=settings.store.data_docs_base_url,
+    )
 
 
 @task(name="baseline-crossing", cache_policy=NO_CACHE, tags=["o2v", "baseline"])

@@ -19,8 +19,9 @@ from pydantic import BaseModel, Field
 
 from checks.verdict import Verdict
 from o2v.deploy import Deployment
-from o2v.errors import GateFailed
+from o2v.errors import GateFailed, PhaseError
 from o2v.loadgen.comparison import ComparisonReport
+from o2v.loadgen.metrics import LoadTestResult
 from o2v.plan import MigrationPlan
 from o2v.servers.traffic import OllamaTraffic
 from tasks.approval import Decision, NoAnswer, ask, record
@@ -77,7 +78,9 @@ class Measurement:
     traffic: OllamaTraffic
 
 
-@task(name="validate", cache_policy=NO_CACHE, timeout_seconds=7200)
+# No task timeout: the run may wait for a person (up to slack.approval_timeout_s, which may be days) and measure
+# again; each measurement is bounded by its request count and loadtest.request_timeout_s.
+@task(name="validate", cache_policy=NO_CACHE)
 def validate_phase(ctx: MigrationContext, plan: MigrationPlan, deployment: Deployment) -> ValidationResult:
     def work() -> ValidationResult:
         attempt = 1
@@ -96,7 +99,8 @@ def validate_phase(ctx: MigrationContext, plan: MigrationPlan, deployment: Deplo
                 attempt += 1
                 continue
             if choice == "accept":
-                return _result(measured, attempt, decided_by=decision.decided_by if decision else "policy")
+                who = _who(decision) if decision else "policy (thresholds.on_inconclusive=accept)"
+                return _result(measured, attempt, decided_by=who)
             if choice == "roll back":
                 _roll_back(ctx, "validation inconclusive; a person chose to roll back", _who(decision))
             else:
@@ -106,7 +110,7 @@ def validate_phase(ctx: MigrationContext, plan: MigrationPlan, deployment: Deplo
                     + "; ".join(verdict.reasons[:3]),
                     flow_run_url=ctx.flow_run_url,
                 )
-            raise GateFailed(f"validation suite (inconclusive, {choice})", verdict.reasons or ["inconclusive"])
+            raise _inconclusive_error(choice, verdict, deployment)
 
     return run_phase(ctx, "validate", work, ValidationResult, figures=_figures)
 
@@ -141,9 +145,15 @@ def measure(ctx: MigrationContext, plan: MigrationPlan, deployment: Deployment, 
         ctx.settings,
         start=ollama.started,
         end=ollama.finished or ollama.started,
-        own_requests=len(ollama.samples) + max(ollama.workload.warmup_requests, 1),
+        own_requests=requests_sent(ollama),
     )
     return Measurement(report, verdict, traffic)
+
+
+def requests_sent(result: LoadTestResult) -> int:
+    """Inference requests a load test sent: the measured ones and the warm-ups (the preflight only GETs)."""
+    workload = result.workload
+    return len(result.samples) + max(workload.warmup_requests, 1 if workload.preflight else 0)
 
 
 def evidence_markdown(ctx: MigrationContext, measured: Measurement, attempt: int) -> str:
@@ -201,6 +211,17 @@ def _inconclusive(ctx: MigrationContext, measured: Measurement, attempt: int) ->
         return "fail", None
     record(ctx.store, decision, action=f"validation-{decision.choice.replace(' ', '-')}", target=target, detail=detail)
     return decision.choice, decision
+
+
+def _inconclusive_error(choice: str, verdict: Verdict, deployment: Deployment) -> PhaseError:
+    reason = f"validation suite inconclusive ({choice}): " + "; ".join(verdict.reasons or ["inconclusive"])
+    if choice == "roll back":
+        return PhaseError("validate", reason, "vLLM was rolled back as decided; clients stay on Ollama")
+    hint = (
+        f"vLLM is still running at {deployment.url}; re-run migrate (from_phase=validate) to measure again with "
+        "more requests per level, or run the rollback flow"
+    )
+    return PhaseError("validate", reason, hint)
 
 
 def _roll_back(ctx: MigrationContext, reason: str, actor: str) -> None:

@@ -103,7 +103,8 @@ def _print(verdict: Verdict) -> None:
         highlight=False,
     )
     for item in verdict.expectations:
-        mark = "ok  " if item.success else ("FAIL" if item.on_violation == "fail" else "??  ")
+        # "??": an interval straddles the limit; "--": a far end beyond it whose near end failed already.
+        mark = "ok  " if item.success else "FAIL" if item.on_violation == "fail" else "??  " if item.message else "--  "
         observed = "not computable" if item.observed is None else f"{item.observed:.4g}"
         op = "<=" if item.bound == "max" else ">="
         console.print(

@@ -42,7 +42,7 @@ def rehearse(
         *(f"  {p['phase']:<11} {p['status']:<9} {p['duration_s']:6.1f} s" for p in result.phases),
         f"Reports: {result.reports_dir}",
         f"  comparison  {result.reports_dir}/comparison/comparison.md (+ latency.png, throughput.png, ttft.png)",
-        f"  data docs   {result.reports_dir}/data_docs/index.html",
+        f"  data docs   {result.data_docs}",
         f"Config:  {result.config_path} (a starting point for your own migration.yaml)",
     ]
     for line in lines:

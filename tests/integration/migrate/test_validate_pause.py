@@ -161,7 +161,7 @@ def test_inconclusive_pauses_then_re_measure_then_accept(setup: Any) -> None:
 def test_inconclusive_then_roll_back_takes_vllm_down_and_fails(setup: Any) -> None:
     settings, plan, deployment = setup
     person = Person([{"choice": "roll back", "decided_by": "carol", "comment": "not today"}])
-    with pytest.raises(PhaseError, match="inconclusive, roll back"):
+    with pytest.raises(PhaseError, match=r"inconclusive \(roll back\).* -- what to do: vLLM was rolled back"):
         run_validate(settings, plan, deployment)
     person.thread.join(timeout=30)
     assert person.errors == []
@@ -177,7 +177,23 @@ def test_outside_a_flow_run_inconclusive_fails_and_leaves_vllm_running(setup: An
         settings=settings, store=store, runner=PhaseRunner(store, settings.migration_id, settings.config_hash()),
         notifier=ConsoleNotifier(StringIO(), artifacts=False), reports_dir=settings.workdir / "reports",
     )  # fmt: skip
-    with pytest.raises(PhaseError, match=r"inconclusive, fail"):
+    with pytest.raises(PhaseError, match=r"inconclusive \(fail\).* -- what to do: vLLM is still running at"):
         validate_phase.fn(ctx, plan, deployment)
     assert status(settings.vllm.container_name, "process", workdir=settings.workdir).state == "running"
     assert store.audit_log() == []
+
+
+def test_the_accept_policy_passes_an_inconclusive_validation_and_audits_it(setup: Any) -> None:
+    settings, plan, deployment = setup
+    settings.thresholds.on_inconclusive = "accept"
+    store = Store(settings.store.url)
+    ctx = MigrationContext(
+        settings=settings, store=store, runner=PhaseRunner(store, settings.migration_id, settings.config_hash()),
+        notifier=ConsoleNotifier(StringIO(), artifacts=False), reports_dir=settings.workdir / "reports",
+    )  # fmt: skip
+    result = validate_phase.fn(ctx, plan, deployment)
+    assert (result.verdict, result.decided_by) == ("accepted", "policy (thresholds.on_inconclusive=accept)")
+    assert result.reasons  # the reasons it was not a pass stay with the result
+    assert [(e.actor, e.action) for e in store.audit_log()] == [
+        ("o2v-policy (thresholds.on_inconclusive=accept)", "accept-inconclusive")
+    ]
