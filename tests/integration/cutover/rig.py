@@ -45,7 +45,7 @@ async def _one(session: aiohttp.ClientSession, url: str, client: str | None, nat
         ("/api/chat", {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]})
         if native
         else ("/v1/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "hi"}],
-                                       "stream": True, "max_tokens": 8})
+                                       "stream": True, "max_tokens": 24})
     )  # fmt: skip
     name = client or "unnamed"
     try:
