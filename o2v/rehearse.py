@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from o2v.cutover.rehearsal import CutoverRehearsal, cutover_config, rehearse_cutover
 from o2v.simulate.process import SimulatorProcess
 
 # Timings chosen so that one Ollama slot visibly queues while the whole rehearsal stays near a minute on 2 cores.
@@ -40,6 +41,7 @@ class RehearsalResult(BaseModel):
     config_path: str
     phases: list[dict[str, Any]]
     data_docs: str = ""
+    cutover: CutoverRehearsal | None = None
 
 
 def recorded_gpu_path() -> Path:
@@ -80,8 +82,14 @@ def rehearsal_config(workdir: Path, ollama_url: str, vllm_port: int, migration_i
     }
 
 
-def rehearse(workdir: Path = Path(".o2v/rehearsal"), *, keep_running: bool = False) -> RehearsalResult:
-    """Start the Ollama simulator, run the migrate flow against it, stop everything, say where the report is."""
+def rehearse(
+    workdir: Path = Path(".o2v/rehearsal"), *, keep_running: bool = False, fail_at: str | None = None
+) -> RehearsalResult:
+    """Start the Ollama simulator, run the migrate flow against it, then the cutover through the gateway with
+    client traffic (docs/cutover.md); stop everything, say where the report is.
+
+    ``fail_at="cutover"`` slows vLLM when the second stage starts: the cutover rolls back on its own.
+    """
     from flows.migrate import MigrateParameters, migrate
     from o2v.deploy import teardown
     from o2v.simulate.process import free_port
@@ -93,10 +101,15 @@ def rehearse(workdir: Path = Path(".o2v/rehearsal"), *, keep_running: bool = Fal
     with SimulatorProcess("ollama", args=OLLAMA_SIM_ARGS) as ollama:
         vllm_port = free_port()
         config = rehearsal_config(workdir, ollama.url, vllm_port, migration_id)
+        config.update(cutover_config(f"127.0.0.1:{free_port()}"))
         config_path = workdir / "migration.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        cutover = None
         try:
             summary = migrate(MigrateParameters(config_path=str(config_path), probe=True))
+            cutover = rehearse_cutover(
+                config_path, f"http://127.0.0.1:{vllm_port}", fail_at_cutover=fail_at == "cutover"
+            )
         finally:
             if not keep_running:
                 teardown(
@@ -104,11 +117,12 @@ def rehearse(workdir: Path = Path(".o2v/rehearsal"), *, keep_running: bool = Fal
                 )
     return RehearsalResult(
         migration_id=migration_id,
-        status=summary.status,
+        status=summary.status if cutover is None else "cut over" if cutover.status == "done" else cutover.status,
         duration_s=time.monotonic() - started,
         reports_dir=summary.reports_dir,
         config_path=str(config_path),
         phases=[p.model_dump() for p in summary.phases],
         # The GX project sits next to the SQLite store (checks/gx_project.py): <workdir>/gx.
         data_docs=str(workdir / "gx" / "data_docs" / "index.html"),
+        cutover=cutover,
     )

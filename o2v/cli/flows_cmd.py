@@ -28,14 +28,22 @@ def rehearse(
         ".o2v/rehearsal"
     ),
     keep_running: Annotated[bool, typer.Option(help="Leave the vLLM simulator running afterwards.")] = False,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Also write the summary as JSON here.")] = None,
+    fail_at: Annotated[
+        str | None, typer.Option(help="'cutover': slow vLLM when the second stage starts (automatic rollback).")
+    ] = None,
 ) -> None:
-    """Run the whole migration against built-in simulators: no GPU, Docker or Slack needed (about a minute)."""
+    """Run the whole migration against built-in simulators, cutover included: no GPU, Docker or Slack needed."""
+    from rich.markup import escape
+
     from o2v.rehearse import rehearse as run_rehearsal
 
+    if fail_at not in (None, "cutover"):
+        fail(f"--fail-at must be 'cutover', got {fail_at!r}", 2)
     _quiet_ephemeral_prefect()
 
     console.print("Rehearsal: Ollama and vLLM simulators on this machine, Slack messages below.", highlight=False)
-    result = run_rehearsal(workdir, keep_running=keep_running)
+    result = run_rehearsal(workdir, keep_running=keep_running, fail_at=fail_at)
     lines = [
         "",
         f"[green]Rehearsal {result.status}[/green] in {result.duration_s:.0f} s",
@@ -45,8 +53,23 @@ def rehearse(
         f"  data docs   {result.data_docs}",
         f"Config:  {result.config_path} (a starting point for your own migration.yaml)",
     ]
+    cut = result.cutover
+    if cut is not None:
+        c = cut.clients
+        lines.append(f"Cutover: {cut.status}; clients sent {c.sent}, ok {c.ok}, failed {c.failed} (client-side count)")
+        lines += [
+            f"  {st.stage:<8} {st.verdict:<11} moved {st.moved}; gateway {st.sent} sent, {st.ok} ok, {st.failed} failed"
+            for st in cut.stages
+        ]
+        lines += [f"  routes now: {cut.percent:g} % of unnamed on vLLM; {cut.routes or 'no named client routed'}"]
+        lines += [f"  failed request: {escape(f)}" for f in c.failures]
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)
+    if json_file is not None:
+        json_file.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+        console.print(f"Summary: {json_file}", highlight=False)
+    if cut is not None and cut.status != "done":
+        raise typer.Exit(1)
 
 
 @app.command()
