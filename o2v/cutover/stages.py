@@ -77,8 +77,10 @@ def seen_clients(store: Store, *, within: timedelta = timedelta(days=7)) -> set[
 
     from o2v.store_schema import SampleRow, as_utc, utcnow
 
-    query = select(SampleRow.client).distinct().where(
-        SampleRow.source == "gateway", SampleRow.time >= as_utc(utcnow() - within)
+    query = (
+        select(SampleRow.client)
+        .distinct()
+        .where(SampleRow.source == "gateway", SampleRow.time >= as_utc(utcnow() - within))
     )
     with store.engine.connect() as conn:
         names = {str(row[0]) for row in conn.execute(query)}
