@@ -44,9 +44,10 @@ def rehearse(
 
     console.print("Rehearsal: Ollama and vLLM simulators on this machine, Slack messages below.", highlight=False)
     result = run_rehearsal(workdir, keep_running=keep_running, fail_at=fail_at)
+    colour = "green" if result.status in ("cut over", "validated") else "red"
     lines = [
         "",
-        f"[green]Rehearsal {result.status}[/green] in {result.duration_s:.0f} s",
+        f"[{colour}]Rehearsal {result.status}[/{colour}] in {result.duration_s:.0f} s",
         *(f"  {p['phase']:<11} {p['status']:<9} {p['duration_s']:6.1f} s" for p in result.phases),
         f"Reports: {result.reports_dir}",
         f"  comparison  {result.reports_dir}/comparison/comparison.md (+ latency.png, throughput.png, ttft.png)",
