@@ -1,4 +1,4 @@
-"""The migrate flow: diagnose -> inventory -> verify_gpu -> plan -> deploy -> smoke -> validate.
+"""The migrate flow: diagnose -> inventory -> verify_gpu -> plan -> deploy -> smoke -> validate (-> cutover).
 
 Entry point only: it loads the settings (a bad configuration stops the run before anything is touched),
 builds the context, takes the migration's lock in the store (one run per migration and container; a refused run
@@ -44,11 +44,14 @@ class MigrateParameters(BaseModel):
     scan_paths: list[str] = Field(default_factory=list, description="Source trees to scan for Ollama clients.")
     probe: bool = Field(True, description="Send a capped probe sweep to Ollama during diagnosis.")
     log_file: str | None = Field(None, description="An Ollama log file to diagnose from (else the configured source).")
+    continue_to_cutover: bool = Field(
+        False, description="After a passed validation, run the cutover flow (approval before each stage) as a subflow."
+    )
 
 
 class MigrationSummary(BaseModel):
     migration_id: str
-    status: Literal["validated", "planned"]
+    status: Literal["validated", "planned", "cut over"]
     phases: list[PhaseOutcome]
     vllm_url: str | None = None
     reports_dir: str
@@ -99,7 +102,15 @@ def migrate(params: MigrateParameters = DEFAULT_PARAMETERS) -> MigrationSummary:
         deployment = deploy_phase(ctx, plan)
         smoke_phase(ctx, plan, deployment)
         validate_phase(ctx, plan, deployment)
-        return _summary(ctx, "validated", deployment.url)
+    if params.continue_to_cutover:
+        # A subflow, not a new deployment run: the same worker, the same logs, and the migrate run ends Failed when
+        # a stage is rejected or rolled back (a re-run with the same id skips the done phases and resumes the stage).
+        # Outside the migrate lock: the cutover waits for people, and a rollback must stay possible meanwhile.
+        from flows.cutover import CutoverParameters, cutover
+
+        cutover(CutoverParameters(config_path=params.config_path, migration_id=settings.migration_id))
+        return _summary(ctx, "cut over", deployment.url)
+    return _summary(ctx, "validated", deployment.url)
 
 
 def build_context(settings: Settings, *, from_phase: str | None = None) -> MigrationContext:
@@ -119,7 +130,9 @@ def build_context(settings: Settings, *, from_phase: str | None = None) -> Migra
     )
 
 
-def _summary(ctx: MigrationContext, status: Literal["validated", "planned"], url: str | None) -> MigrationSummary:
+def _summary(
+    ctx: MigrationContext, status: Literal["validated", "planned", "cut over"], url: str | None
+) -> MigrationSummary:
     return MigrationSummary(
         migration_id=ctx.migration_id, status=status, phases=ctx.runner.outcomes, vllm_url=url,
         reports_dir=str(ctx.reports_dir),

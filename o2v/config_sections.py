@@ -400,7 +400,8 @@ class CutoverSettings(Section):
 
     @model_validator(mode="after")
     def _one_way_to_give_stages(self) -> CutoverSettings:
-        if self.stages and "stages_percent" in self.model_fields_set:
+        # An exported config repeats the default shorthand; only a shorthand someone changed conflicts.
+        if self.stages and "stages_percent" in self.model_fields_set and self.stages_percent != [10, 50, 100]:
             raise ValueError("give either cutover.stages or cutover.stages_percent, not both")
         percent = 0.0
         for index, stage in enumerate(self.stages, 1):

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from o2v.cutover.rehearsal import CutoverRehearsal, cutover_config, rehearse_cutover
 from o2v.simulate.process import SimulatorProcess
 
 # Timings chosen so that one Ollama slot visibly queues while the whole rehearsal stays near a minute on 2 cores.
@@ -41,6 +42,7 @@ class RehearsalResult(BaseModel):
     config_path: str
     phases: list[dict[str, Any]]
     data_docs: str = ""
+    cutover: CutoverRehearsal | None = None
 
 
 def recorded_gpu_path() -> Path:
@@ -105,11 +107,14 @@ def rehearse(
     keep_running: bool = False,
     scan_paths: list[str] | None = None,
     config_overrides: dict[str, Any] | None = None,
+    fail_at: str | None = None,
 ) -> RehearsalResult:
-    """Start the Ollama simulator, run the migrate flow against it, stop everything, say where the report is.
+    """Start the Ollama simulator, run the migrate flow against it, then the cutover through the gateway with
+    client traffic (docs/cutover.md); stop everything, say where the report is.
 
     ``scan_paths`` are source trees for the inventory's client scan; ``config_overrides`` are merged into the
     rehearsal's migration.yaml (e.g. a Slack section), which is then written readable by its owner only.
+    ``fail_at="cutover"`` slows vLLM when the second stage starts: the cutover rolls back on its own.
     """
     from flows.migrate import MigrateParameters, migrate
     from o2v.deploy import teardown
@@ -121,25 +126,32 @@ def rehearse(
     started = time.monotonic()
     with SimulatorProcess("ollama", args=OLLAMA_SIM_ARGS) as ollama:
         vllm_port = free_port()
-        config = _merged(rehearsal_config(workdir, ollama.url, vllm_port, migration_id), config_overrides or {})
+        config = rehearsal_config(workdir, ollama.url, vllm_port, migration_id)
+        config.update(cutover_config(f"127.0.0.1:{free_port()}"))
+        config = _merged(config, config_overrides or {})
         config_path = workdir / "migration.yaml"
         config_path.touch(mode=0o600)
         config_path.chmod(0o600)  # it may hold the caller's secrets
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        cutover = None
         try:
             summary = migrate(
                 MigrateParameters(config_path=str(config_path), probe=True, scan_paths=list(scan_paths or []))
+            )
+            cutover = rehearse_cutover(
+                config_path, f"http://127.0.0.1:{vllm_port}", fail_at_cutover=fail_at == "cutover"
             )
         finally:
             if not keep_running:
                 teardown(config["vllm"]["container_name"], "process", keep_logs_dir=workdir / "logs", workdir=workdir)
     return RehearsalResult(
         migration_id=migration_id,
-        status=summary.status,
+        status=summary.status if cutover is None else "cut over" if cutover.status == "done" else cutover.status,
         duration_s=time.monotonic() - started,
         reports_dir=summary.reports_dir,
         config_path=str(config_path),
         phases=[p.model_dump() for p in summary.phases],
         # The GX project sits next to the SQLite store (checks/gx_project.py): <workdir>/gx.
         data_docs=str(workdir / "gx" / "data_docs" / "index.html"),
+        cutover=cutover,
     )

@@ -29,11 +29,14 @@ def route_back(
 
     position = load_position(store, settings.migration_id)
     target = max(position.in_force - 1, 0) if to == "previous" else 0
+    current = store.routing_table()
+    if target == 0 and current.percent == 0 and set(current.routes.values()) <= {"ollama"}:
+        return current  # everyone is on Ollama already (e.g. a validation rollback before any cutover): no change
     if target == 0:
         table = store.reset_routes(actor=actor, reason=reason)
     else:
         stages = resolve_stages(settings)
-        everyone = named_clients(settings, stages, store.routing_table().routes, seen_clients(store))
+        everyone = named_clients(settings, stages, current.routes, seen_clients(store))
         routes, percent = routing_at(stages, target, everyone)
         store.set_routes(routes, actor=actor, reason=reason)
         table = store.set_percent(percent, actor=actor, reason=reason)

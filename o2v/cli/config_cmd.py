@@ -32,6 +32,8 @@ def check(path: PathArgument = None) -> None:
 
 def summary_lines(settings: Settings) -> list[str]:
     """A short, secret-free summary: what a reviewer needs to see that the file says what they meant."""
+    from o2v.cutover.stages import resolve_stages
+
     s = settings
     models = ", ".join(f"{tag} -> {m.hf_repo}" for tag, m in s.models.items()) or "from the built-in catalog"
     slack = f"configured, channel {s.slack.channel}" if s.slack.enabled else "not configured (console output)"
@@ -45,7 +47,7 @@ def summary_lines(settings: Settings) -> list[str]:
         f"load test       concurrency {s.loadtest.concurrency}, {s.loadtest.requests_per_level} requests/level",
         f"slack           {slack}",
         f"store           {s.store.safe_url}",
-        f"cutover         stages {s.cutover.stages_percent} %"
+        f"cutover         stages: {'; '.join(st.moves() for st in resolve_stages(s))}"
         f", decommission after {s.cutover.decommission_after_days} days",
         f"config hash     {s.config_hash()}",
     ]

@@ -1,4 +1,4 @@
-"""Commands that run the Prefect flows: ``o2v rehearse``, ``o2v migrate``, ``o2v rollback``, ``o2v serve``."""
+"""Commands that run the Prefect flows: ``o2v rehearse``, ``migrate``, ``cutover``, ``rollback``, ``serve``."""
 
 from __future__ import annotations
 
@@ -31,25 +31,51 @@ def rehearse(
     scan: Annotated[
         list[Path] | None, typer.Option(help="A source tree to scan for Ollama clients (repeatable).")
     ] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Also write the summary as JSON here.")] = None,
+    fail_at: Annotated[
+        str | None, typer.Option(help="'cutover': slow vLLM when the second stage starts (automatic rollback).")
+    ] = None,
 ) -> None:
-    """Run the whole migration against built-in simulators: no GPU, Docker or Slack needed (about a minute)."""
+    """Run the whole migration against built-in simulators, cutover included: no GPU, Docker or Slack needed."""
+    from rich.markup import escape
+
     from o2v.rehearse import rehearse as run_rehearsal
 
+    if fail_at not in (None, "cutover"):
+        fail(f"--fail-at must be 'cutover', got {fail_at!r}", 2)
     _quiet_ephemeral_prefect()
 
     console.print("Rehearsal: Ollama and vLLM simulators on this machine, Slack messages below.", highlight=False)
-    result = run_rehearsal(workdir, keep_running=keep_running, scan_paths=[str(p) for p in scan or []])
+    result = run_rehearsal(
+        workdir, keep_running=keep_running, scan_paths=[str(p) for p in scan or []], fail_at=fail_at
+    )
+    colour = "green" if result.status in ("cut over", "validated") else "red"
     lines = [
         "",
-        f"[green]Rehearsal {result.status}[/green] in {result.duration_s:.0f} s",
+        f"[{colour}]Rehearsal {result.status}[/{colour}] in {result.duration_s:.0f} s",
         *(f"  {p['phase']:<11} {p['status']:<9} {p['duration_s']:6.1f} s" for p in result.phases),
         f"Reports: {result.reports_dir}",
         f"  comparison  {result.reports_dir}/comparison/comparison.md (+ latency.png, throughput.png, ttft.png)",
         f"  data docs   {result.data_docs}",
         f"Config:  {result.config_path} (a starting point for your own migration.yaml)",
     ]
+    cut = result.cutover
+    if cut is not None:
+        c = cut.clients
+        lines.append(f"Cutover: {cut.status}; clients sent {c.sent}, ok {c.ok}, failed {c.failed} (client-side count)")
+        lines += [
+            f"  {st.stage:<8} {st.verdict:<11} moved {st.moved}; gateway {st.sent} sent, {st.ok} ok, {st.failed} failed"
+            for st in cut.stages
+        ]
+        lines += [f"  routes now: {cut.percent:g} % of unnamed on vLLM; {cut.routes or 'no named client routed'}"]
+        lines += [f"  failed request: {escape(f)}" for f in c.failures]
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)
+    if json_file is not None:
+        json_file.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+        console.print(f"Summary: {json_file}", highlight=False)
+    if cut is not None and cut.status != "done":
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -58,6 +84,7 @@ def migrate(
     from_phase: Annotated[str | None, typer.Option(help="Run this phase and every later one again.")] = None,
     dry_run: Annotated[bool, typer.Option(help="Stop after the plan: deploy nothing.")] = False,
     scan: Annotated[list[str] | None, typer.Option(help="Source tree to scan for Ollama clients (repeatable).")] = None,
+    cutover: Annotated[bool, typer.Option(help="After validation, continue into the staged cutover.")] = False,
 ) -> None:
     """Run the migrate flow here (same flow as the Prefect deployment), resuming where a previous run failed."""
     settings_or_exit(config)  # a bad configuration stops before anything is touched
@@ -71,7 +98,7 @@ def migrate(
     summary = migrate_flow(
         MigrateParameters(
             config_path=str(config) if config else None, from_phase=from_phase,  # type: ignore[arg-type]
-            dry_run=dry_run, scan_paths=scan or [],
+            dry_run=dry_run, scan_paths=scan or [], continue_to_cutover=cutover,
         )
     )
     console.print(f"[green]{summary.status}[/green]; reports in {summary.reports_dir}", highlight=False)
@@ -84,23 +111,42 @@ def rollback(
     to_ollama: Annotated[
         bool, typer.Option(help="After a decommission: restart the kept Ollama, then route every client to it.")
     ] = False,
+    keep_vllm: Annotated[bool, typer.Option(help="Only route every client back to Ollama; leave vLLM up.")] = False,
 ) -> None:
-    """Take vLLM down (its logs are kept) and leave every client on Ollama; --to-ollama after a decommission."""
+    """Route every client back to Ollama through the gateway (any cutover stage), then take vLLM down (logs kept);
+    --to-ollama after a decommission restarts the kept Ollama first."""
     settings_or_exit(config)
     _quiet_ephemeral_prefect()
     from flows.rollback import RollbackParameters
     from flows.rollback import rollback as rollback_flow
 
-    result = rollback_flow(
-        RollbackParameters(config_path=str(config) if config else None, reason=reason, actor="cli", to_ollama=to_ollama)
+    params = RollbackParameters(
+        config_path=str(config) if config else None, reason=reason, actor="cli", to_ollama=to_ollama,
+        keep_vllm=keep_vllm,
     )
-    console.print(f"rolled back: {result}", highlight=False)
+    result = rollback_flow(params)
+    console.print(f"rolled back: every client on Ollama; {'vLLM kept' if result is None else result}", highlight=False)
+
+
+@app.command()
+def cutover(
+    config: ConfigOption = None,
+    from_stage: Annotated[int | None, typer.Option(help="Start at this stage (default: where it stopped).")] = None,
+) -> None:
+    """Run the cutover flow here: each stage asks for approval (Prefect UI or Slack), then is watched."""
+    settings_or_exit(config)
+    _quiet_ephemeral_prefect()
+    from flows.cutover import CutoverParameters
+    from flows.cutover import cutover as cutover_flow
+
+    summary = cutover_flow(CutoverParameters(config_path=str(config) if config else None, from_stage=from_stage))
+    console.print(f"[green]cutover {summary.status}[/green]: every client on vLLM", highlight=False)
 
 
 @app.command()
 def serve(config: ConfigOption = None) -> None:
-    """Serve the migrate, baseline-monitor, rollback and decommission deployments from this process (no work
-    pool needed), with the Slack approval listener beside them when Socket Mode is configured."""
+    """Serve the migrate, cutover, decommission, baseline-monitor and rollback deployments from this process (no
+    work pool needed), with the Slack approval listener beside them when Socket Mode is configured."""
     from prefect import serve as prefect_serve
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
@@ -112,6 +158,7 @@ def serve(config: ConfigOption = None) -> None:
         console.print("Slack approvals: off (set slack.bot_token and slack.app_token to answer from Slack)")
 
     from flows.baseline import baseline_monitor
+    from flows.cutover import cutover as cutover_flow
     from flows.decommission import decommission as decommission_flow
     from flows.migrate import migrate as migrate_flow
     from flows.rollback import rollback as rollback_flow
@@ -127,6 +174,7 @@ def serve(config: ConfigOption = None) -> None:
         decommission_flow.to_deployment(
             name="decommission", enforce_parameter_schema=True, concurrency_limit=one_at_a_time
         ),
+        cutover_flow.to_deployment(name="cutover", enforce_parameter_schema=True, concurrency_limit=one_at_a_time),
     ]
     # to_deployment is sync here (no running event loop); the union in its signature is for async callers.
     prefect_serve(*cast("list[RunnerDeployment]", deployments))

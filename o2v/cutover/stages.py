@@ -73,12 +73,14 @@ def named_clients(
 
 def seen_clients(store: Store, *, within: timedelta = timedelta(days=7)) -> set[str]:
     """Named clients in the gateway's samples of the last ``within`` (unnamed ones are recorded as unnamed:<addr>)."""
-    from sqlalchemy import distinct, select
+    from sqlalchemy import select
 
     from o2v.store_schema import SampleRow, as_utc, utcnow
 
-    query = select(distinct(SampleRow.client)).where(
-        SampleRow.source == "gateway", SampleRow.time >= as_utc(utcnow() - within)
+    query = (
+        select(SampleRow.client)
+        .distinct()
+        .where(SampleRow.source == "gateway", SampleRow.time >= as_utc(utcnow() - within))
     )
     with store.engine.connect() as conn:
         names = {str(row[0]) for row in conn.execute(query)}

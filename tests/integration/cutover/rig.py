@@ -45,7 +45,7 @@ async def _one(session: aiohttp.ClientSession, url: str, client: str | None, nat
         ("/api/chat", {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]})
         if native
         else ("/v1/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "hi"}],
-                                       "stream": True, "max_tokens": 8})
+                                       "stream": True, "max_tokens": 24})
     )  # fmt: skip
     name = client or "unnamed"
     try:
@@ -152,11 +152,27 @@ class Answerer:
     gets "keep watching", as a person would answer a noisy interval on a loaded test machine.
     """
 
-    def __init__(self, store: Store, migration_id: str, script: dict[str, Callable[[str], None] | None]) -> None:
-        self.store, self.migration_id, self.script = store, migration_id, script
+    def __init__(
+        self,
+        store: Store,
+        migration_id: str,
+        script: dict[str, Callable[[str], None] | None],
+        api_url: str | None = None,
+    ) -> None:
+        self.store, self.migration_id, self.script, self.api_url = store, migration_id, script, api_url
         self.answered: list[str] = []
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread = threading.Thread(target=self._in_settings, daemon=True)
+
+    def _in_settings(self) -> None:
+        """Against a Prefect server of the test's own (``api_url``), else the session's harness."""
+        if self.api_url is None:
+            self._run()
+            return
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings({PREFECT_API_URL: self.api_url}):
+            self._run()
 
     def _run(self) -> None:
         from prefect import get_client
