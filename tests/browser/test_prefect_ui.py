@@ -24,6 +24,7 @@ from flows.migrate import MigrateParameters
 from o2v.approvals.models import Answer, Question
 from o2v.approvals.pause import ask, current_flow_run_id
 from o2v.phases import PHASES
+from o2v.rehearse import REHEARSAL_CONCURRENCY
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -220,7 +221,7 @@ def test_the_rehearsal_artifacts_render_as_headings_tables_and_links(
     table = page.locator("table").first
     for column in ("concurrency", "E2E p95 Ollama", "E2E p95 vLLM"):
         expect(table.locator("th", has_text=column).first).to_be_visible()
-    expect(table.locator("tbody tr")).to_have_count(3)  # the rehearsal's concurrency levels 1, 4, 8
+    expect(table.locator("tbody tr")).to_have_count(len(REHEARSAL_CONCURRENCY))  # one row per compared level
     screenshot(page, "artifact-comparison")
 
     progress = httpx.get(f"{ui_server.api_url}/artifacts/{made['validate-progress']['id']}").json()
