@@ -1,6 +1,6 @@
 """The browser tier: headless Chromium (Debian's package) in front of a real `prefect server start`.
 
-One server for the whole session, with the UI on, the work pool created and every deployment of prefect.yaml
+One server for the browser module, with the UI on, the work pool created and every deployment of prefect.yaml
 applied, and a process worker that runs what the UI starts. Chromium is driven by Playwright pointed at the
 Debian executable: no browser download.
 """
@@ -20,7 +20,9 @@ from support.engines import need
 from support.prefect_server import POOL, PREFECT, ROOT, PrefectServer
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop in this thread while it is open, and the
+# Prefect server and worker hold CPU; both must be gone before the rest of the suite (asyncio.run, pytest-asyncio).
+@pytest.fixture(scope="module")
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
     """A real Prefect server with its UI, the project's deployments applied, and a process worker."""
     if not Path(PREFECT).exists():
@@ -46,7 +48,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServe
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     executable = chromium_path()
     if executable is None:
