@@ -44,3 +44,24 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Drop Prefect log and event records still queued for an API server a test has already stopped.
+
+    Prefect drains those queues when the interpreter exits, sending each record to the server it was meant for with
+    the client's retries (about 30 s a record once that server is gone): a finished session would hang for hours.
+    The tests that read logs from an API read them while their server runs.
+    """
+    import queue
+    import sys
+
+    services = sys.modules.get("prefect._internal.concurrency.services")
+    base = getattr(services, "_QueueServiceBase", None)
+    for service in list(getattr(base, "_instances", {}).values()):
+        pending = getattr(service, "_queue", None)
+        while pending is not None:
+            try:
+                pending.get_nowait()
+            except queue.Empty:
+                break
