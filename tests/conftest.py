@@ -8,6 +8,11 @@ from collections.abc import Iterator
 import pytest
 from support.engines import IN_CI, free_port, need
 
+# Flows run in this process log to the console, not to a Prefect API: a test's API server stops before the session
+# ends, and Prefect drains unsent log records at exit by retrying each one (~30 s), which held a finished session
+# for hours. Servers and workers the tests start (support.prefect_server) turn API logging back on for themselves.
+os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+
 __all__ = ["IN_CI", "free_port", "need"]
 
 
@@ -45,23 +50,3 @@ def prefect_harness() -> Iterator[None]:
     with prefect_test_harness(server_startup_timeout=120):
         yield
 
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Drop Prefect log and event records still queued for an API server a test has already stopped.
-
-    Prefect drains those queues when the interpreter exits, sending each record to the server it was meant for with
-    the client's retries (about 30 s a record once that server is gone): a finished session would hang for hours.
-    The tests that read logs from an API read them while their server runs.
-    """
-    import queue
-    import sys
-
-    services = sys.modules.get("prefect._internal.concurrency.services")
-    base = getattr(services, "_QueueServiceBase", None)
-    for service in list(getattr(base, "_instances", {}).values()):
-        pending = getattr(service, "_queue", None)
-        while pending is not None:
-            try:
-                pending.get_nowait()
-            except queue.Empty:
-                break

@@ -25,6 +25,7 @@ class PrefectServer:
         self.home = home
         self.env = {
             **os.environ,
+            "PREFECT_LOGGING_TO_API_ENABLED": "true",  # the runs' logs reach the UI (the pytest process sends none)
             "PREFECT_HOME": str(home),
             "PREFECT_API_URL": self.api_url,
             "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
