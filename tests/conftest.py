@@ -7,11 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from support.engines import IN_CI, free_port, need
-
-# Flows run in this process log to the console, not to a Prefect API: a test's API server stops before the session
-# ends, and Prefect drains unsent log records at exit by retrying each one (~30 s), which held a finished session
-# for hours. Servers and workers the tests start (support.prefect_server) turn API logging back on for themselves.
-os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+from support.prefect_server import drop_unsent_prefect_items
 
 __all__ = ["IN_CI", "free_port", "need"]
 
@@ -49,4 +45,10 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+        drop_unsent_prefect_items()  # the harness drains its workers on leaving: only what is for its own API
 
+
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    drop_unsent_prefect_items()

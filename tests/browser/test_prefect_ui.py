@@ -18,7 +18,7 @@ import httpx
 import pytest
 import yaml
 from support.browser import VIEWPORT, screenshot
-from support.prefect_server import ROOT, PrefectServer
+from support.prefect_server import ROOT, PrefectServer, api_at
 
 from flows.migrate import MigrateParameters
 from o2v.approvals.models import Answer, Question
@@ -246,7 +246,6 @@ EVIDENCE = "### Traffic so far\n\n| client | p95 TTFT ms | errors |\n|---|---|--
 
 def ask_in_a_thread(server: PrefectServer, outcome: dict[str, Any]) -> threading.Thread:
     from prefect import flow
-    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     @flow(name="approval-check", flow_run_name="cutover-ui-check-stage-1")
     def waiting() -> Answer:
@@ -256,7 +255,7 @@ def ask_in_a_thread(server: PrefectServer, outcome: dict[str, Any]) -> threading
         return ask(question, asker=Console(), audit=None, timeout_s=240, poll_interval_s=0.5)
 
     def target() -> None:
-        with temporary_settings({PREFECT_API_URL: server.api_url}):
+        with api_at(server.api_url):
             outcome["answer"] = waiting()
 
     thread = threading.Thread(target=target, daemon=True)

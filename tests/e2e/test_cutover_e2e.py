@@ -20,7 +20,7 @@ import pytest
 from integration.cutover.rig import Answerer, Traffic, inject, write_config
 from integration.cutover.test_cutover_flow import APPROVER, CLIENTS, click_in_slack
 from support.engines import free_port
-from support.prefect_server import POOL, PrefectServer
+from support.prefect_server import POOL, PrefectServer, api_at
 from support.slack_api import APP_TOKEN, TOKEN, SlackAPIServer
 from support.slack_socket import SocketModeServer
 
@@ -46,9 +46,7 @@ class Listener:
         self.thread = threading.Thread(target=self._main, daemon=True)
 
     def _main(self) -> None:
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
-        with temporary_settings({PREFECT_API_URL: self.api_url}):
+        with api_at(self.api_url):
             self.loop.run_until_complete(self._run())
 
     async def _run(self) -> None:
@@ -77,10 +75,9 @@ def slack() -> Iterator[tuple[SlackAPIServer, SocketModeServer]]:
 
 def run_cutover(server: PrefectServer, config: Path, migration_id: str) -> Any:
     from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     parameters = {"params": {"config_path": str(config), "migration_id": migration_id}}
-    with temporary_settings({PREFECT_API_URL: server.api_url}):
+    with api_at(server.api_url):
         # Called from sync code, run_deployment runs synchronously and returns the finished FlowRun.
         return run_deployment("cutover/cutover", parameters=parameters, timeout=600)
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 from support.engines import free_port
-from support.prefect_server import POOL, PrefectServer
+from support.prefect_server import POOL, PrefectServer, api_at
 
 import o2v
 from o2v.rehearse import recorded_gpu_memory_gib
@@ -92,9 +92,8 @@ def _config(tmp_path: Path, ollama: Any, migration_id: str, vllm_port: int) -> P
 
 def _run_migrate(server: PrefectServer, parameters: dict[str, Any]) -> Any:
     from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: server.api_url}):
+    with api_at(server.api_url):
         return asyncio.run(_run(run_deployment, parameters))
 
 

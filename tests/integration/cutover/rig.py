@@ -21,6 +21,7 @@ import aiohttp
 import orjson
 import yaml
 from support.engines import free_port
+from support.prefect_server import api_at
 
 from o2v.cutover.position import CutoverPosition, load_position
 from o2v.store import Store
@@ -169,9 +170,7 @@ class Answerer:
         if self.api_url is None:
             self._run()
             return
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
-        with temporary_settings({PREFECT_API_URL: self.api_url}):
+        with api_at(self.api_url):
             self._run()
 
     def _run(self) -> None:

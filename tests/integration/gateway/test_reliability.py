@@ -14,8 +14,10 @@ from support.engines import free_port
 
 from o2v.gateway.process import GatewayProcess
 from o2v.gateway.run import running_gateway
+from o2v.gateway.server import Gateway
 from o2v.simulate.process import SimulatorProcess
 from o2v.store import Store
+from o2v.store_routing import RoutingTable
 
 from .conftest import MODEL, VLLM_KEY, make_config
 from .traffic import Tally, drive
@@ -40,6 +42,12 @@ async def _until(tally: Tally, more: int) -> None:
         await asyncio.sleep(0.05)
 
 
+async def _in_force(gateway: Gateway, change: RoutingTable) -> None:
+    """Wait for the gateway to follow a routing change (it polls the store every refresh_s)."""
+    while gateway.follower.table.version < change.version:  # noqa: ASYNC110 - the follower polls, nothing signals
+        await asyncio.sleep(0.05)
+
+
 async def test_route_flips_and_rollback_under_200_streams_lose_nothing(
     paced_sims: tuple[SimulatorProcess, SimulatorProcess], store: Store
 ) -> None:
@@ -52,11 +60,11 @@ async def test_route_flips_and_rollback_under_200_streams_lose_nothing(
         traffic = asyncio.create_task(drive(url, clients, stop, tally))
         await _until(tally, 400)
         for flip in range(3):  # a stage, another stage, then everything back
-            store.set_route("team-1", "vllm", actor="test")
+            await _in_force(gw, store.set_route("team-1", "vllm", actor="test"))
             await _until(tally, 300)
-            store.set_routes({f"team-{i}": "vllm" for i in range(10)}, actor="test")
+            await _in_force(gw, store.set_routes({f"team-{i}": "vllm" for i in range(10)}, actor="test"))
             await _until(tally, 300)
-            store.reset_routes(actor="test", reason=f"rollback {flip}")
+            await _in_force(gw, store.reset_routes(actor="test", reason=f"rollback {flip}"))
             await _until(tally, 300)
         stop.set()
         await traffic
