@@ -18,8 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from checks.frames import comparison_frame, error_difference_frame, for_backend
-from checks.model import Check, Part, SuitePlan, enough
-from checks.validation import interval_spec, ratio_checks
+from checks.model import Check, Part, SuitePlan, enough, error_increase_checks, interval_spec, ratio_checks
 from o2v.config import ThresholdSettings
 
 if TYPE_CHECKING:
@@ -55,28 +54,8 @@ def cutover_suite(frame: pd.DataFrame, th: ThresholdSettings, baseline: pd.DataF
             if value == value:
                 plan.figures[f"{column.replace('_', ' ')} canary/baseline"] = value
     errors = error_difference_frame(canary, base, [WHOLE_WINDOW], spec)
-    pct = f"{th.confidence * 100:g} %"
-    figure, limit = "error rate increase canary-baseline", th.max_error_rate_increase
-    setting = "max_error_rate_increase"
-    plan.parts.append(
-        Part(
-            "cutover.errors",
-            "canary vs baseline",
-            errors,
-            [
-                Check(f"{figure}, low end of {pct} interval", "error_rate_diff_low", "max", limit, "rate", setting),
-                Check(
-                    f"{figure}, high end of {pct} interval",
-                    "error_rate_diff_high",
-                    "max",
-                    limit,
-                    "rate",
-                    setting,
-                    on_violation="inconclusive",
-                ),
-            ],
-        )
-    )
+    checks = error_increase_checks(th, "error rate increase canary-baseline")
+    plan.parts.append(Part("cutover.errors", "canary vs baseline", errors, checks))
     plan.figures["canary requests"] = float(len(canary))
     plan.figures["baseline requests"] = float(len(base))
     return plan

@@ -2,7 +2,7 @@
 
 Before Ollama is retired, every request the gateway sent to vLLM over the whole window (from the last cutover
 stage until now) is held to the same rules as the validation gate and the cutover, with the same interval
-helpers (checks/intervals.py via checks/validation.py):
+helpers (checks/intervals.py via checks/model.py):
 
   vLLM's own error rate against max_error_rate (absolute)
   p95 e2e and TTFT ratio window-vLLM / validation-Ollama: bootstrap interval against max_vllm_to_ollama_p95_ratio
@@ -19,8 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from checks.frames import comparison_frame, error_difference_frame, for_backend
-from checks.model import Check, Part, SuitePlan, enough
-from checks.validation import interval_spec, ratio_checks
+from checks.model import Check, Part, SuitePlan, enough, error_increase_checks, interval_spec, ratio_checks
 from o2v.config import ThresholdSettings
 
 if TYPE_CHECKING:
@@ -56,20 +55,8 @@ def decommission_suite(frame: pd.DataFrame, th: ThresholdSettings, baseline: pd.
         checks = ratio_checks(compared, th, "", th.max_vllm_to_ollama_p95_ratio, "max_vllm_to_ollama_p95_ratio")
         plan.parts.append(Part("decommission.latency", "vllm vs validation baseline", compared, checks))
     errors = error_difference_frame(live, base, [WHOLE_WINDOW], spec)
-    pct = f"{th.confidence * 100:g} %"
-    figure, limit, setting = "error rate increase vLLM-baseline", th.max_error_rate_increase, "max_error_rate_increase"
-    plan.parts.append(
-        Part(
-            "decommission.errors",
-            "vllm vs validation baseline",
-            errors,
-            [
-                Check(f"{figure}, low end of {pct} interval", "error_rate_diff_low", "max", limit, "rate", setting),
-                Check(f"{figure}, high end of {pct} interval", "error_rate_diff_high", "max", limit, "rate", setting,
-                      on_violation="inconclusive"),
-            ],
-        )
-    )  # fmt: skip
+    checks = error_increase_checks(th, "error rate increase vLLM-baseline")
+    plan.parts.append(Part("decommission.errors", "vllm vs validation baseline", errors, checks))
     plan.figures["vLLM requests since the cutover"] = float(len(live))
     plan.figures["validation baseline requests"] = float(len(base))
     return plan

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
+from checks.intervals import IntervalSpec
 from o2v.config import ThresholdSettings
 
 if TYPE_CHECKING:
@@ -99,6 +100,48 @@ def enough(plan: SuitePlan, rows: pd.DataFrame, who: str, th: ThresholdSettings)
         "(thresholds.min_samples) before this gate can decide"
     )
     return False
+
+
+def interval_spec(th: ThresholdSettings) -> IntervalSpec:
+    return IntervalSpec(confidence=th.confidence, resamples=th.bootstrap_resamples, seed=th.bootstrap_seed)
+
+
+def ratio_checks(rows: pd.DataFrame, th: ThresholdSettings, label: str, limit: float, setting: str) -> list[Check]:
+    """Low end above limit x (1 + tolerance): fail; high end above it: inconclusive. For p95 e2e and TTFT."""
+    bound = limit * (1 + th.ratio_tolerance)
+    checks = []
+    metrics = [("p95 e2e", "p95_ratio")]
+    if rows["ttft_ratio"].notna().all():  # streamed on both sides at every level; log-derived rows have no TTFT
+        metrics.append(("p95 TTFT", "ttft_ratio"))
+    for name, column in metrics:
+        checks += _interval_checks(f"{label}{name} ratio vLLM/Ollama", column, bound, "ratio", setting, th)
+    return checks
+
+
+def error_increase_checks(th: ThresholdSettings, figure: str) -> list[Check]:
+    """The error-rate increase's interval against max_error_rate_increase: low end above it fails, high end
+    above it is inconclusive. ``figure`` names the two sides ("error rate increase vLLM-Ollama")."""
+    return _interval_checks(
+        figure, "error_rate_diff", th.max_error_rate_increase, "rate", "max_error_rate_increase", th
+    )
+
+
+def _interval_checks(
+    figure: str, column: str, limit: float, unit: Unit, setting: str, th: ThresholdSettings
+) -> list[Check]:
+    pct = f"{th.confidence * 100:g} %"
+    return [
+        Check(f"{figure}, low end of {pct} interval", f"{column}_low", "max", limit, unit, setting),
+        Check(
+            f"{figure}, high end of {pct} interval",
+            f"{column}_high",
+            "max",
+            limit,
+            unit,
+            setting,
+            on_violation="inconclusive",
+        ),
+    ]
 
 
 @lru_cache(maxsize=1)

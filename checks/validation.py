@@ -12,8 +12,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from checks.frames import comparison_frame, error_difference_frame, for_backend, level_stats, short_levels
-from checks.intervals import IntervalSpec
-from checks.model import Check, Part, SuitePlan, enough, latency_and_rates
+from checks.model import (
+    Check,
+    Part,
+    SuitePlan,
+    enough,
+    error_increase_checks,
+    interval_spec,
+    latency_and_rates,
+    ratio_checks,
+)
 from o2v.config import ThresholdSettings
 
 if TYPE_CHECKING:
@@ -102,56 +110,10 @@ def validation_suite(frame: pd.DataFrame, th: ThresholdSettings, baseline: pd.Da
     return plan
 
 
-def interval_spec(th: ThresholdSettings) -> IntervalSpec:
-    return IntervalSpec(confidence=th.confidence, resamples=th.bootstrap_resamples, seed=th.bootstrap_seed)
-
-
-def ratio_checks(rows: pd.DataFrame, th: ThresholdSettings, label: str, limit: float, setting: str) -> list[Check]:
-    """Low end above limit x (1 + tolerance): fail; high end above it: inconclusive. For p95 e2e and TTFT."""
-    bound = limit * (1 + th.ratio_tolerance)
-    pct = f"{th.confidence * 100:g} %"
-    checks = []
-    metrics = [("p95 e2e", "p95_ratio")]
-    if rows["ttft_ratio"].notna().all():  # streamed on both sides at every level; log-derived rows have no TTFT
-        metrics.append(("p95 TTFT", "ttft_ratio"))
-    for name, column in metrics:
-        figure = f"{label}{name} ratio vLLM/Ollama"
-        checks.append(Check(f"{figure}, low end of {pct} interval", f"{column}_low", "max", bound, "ratio", setting))
-        checks.append(
-            Check(
-                f"{figure}, high end of {pct} interval",
-                f"{column}_high",
-                "max",
-                bound,
-                "ratio",
-                setting,
-                on_violation="inconclusive",
-            )
-        )
-    return checks
-
-
 def _errors_part(vllm: pd.DataFrame, ollama: pd.DataFrame, compared: pd.DataFrame, th: ThresholdSettings) -> Part:
     rows = error_difference_frame(vllm, ollama, list(compared["concurrency"]), interval_spec(th))
-    limit, setting, pct = th.max_error_rate_increase, "max_error_rate_increase", f"{th.confidence * 100:g} %"
-    figure = "error rate increase vLLM-Ollama"
-    return Part(
-        "validation.errors",
-        "vllm vs ollama",
-        rows,
-        [
-            Check(f"{figure}, low end of {pct} interval", "error_rate_diff_low", "max", limit, "rate", setting),
-            Check(
-                f"{figure}, high end of {pct} interval",
-                "error_rate_diff_high",
-                "max",
-                limit,
-                "rate",
-                setting,
-                on_violation="inconclusive",
-            ),
-        ],
-    )
+    checks = error_increase_checks(th, "error rate increase vLLM-Ollama")
+    return Part("validation.errors", "vllm vs ollama", rows, checks)
 
 
 def _level_figures(plan: SuitePlan, compared: pd.DataFrame) -> None:
