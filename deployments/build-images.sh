@@ -74,48 +74,60 @@ build_base() {
     docker run --rm "$base_image" python3 -c "import sys, venv, ssl; print('python', sys.version.split()[0])"
 }
 
-sim_source_hash() {
-    # Everything the simulator image runs or is built from.
+source_hash() {
+    # A short hash of every file under the given paths; an image's o2v.source-hash label holds it, so a
+    # changed source rebuilds that image and an unchanged one is reused.
     {
-        git -C "$root" ls-files -co --exclude-standard -- o2v/simulate o2v/errors.py o2v/__init__.py \
-            pyproject.toml deployments/images/sim 2>/dev/null \
-            || find o2v/simulate o2v/errors.py o2v/__init__.py pyproject.toml deployments/images/sim -type f
+        git -C "$root" ls-files -co --exclude-standard -- "$@" 2>/dev/null || find "$@" -type f
     } | LC_ALL=C sort | while read -r f; do [[ -f $f ]] && sha256sum "$f"; done | sha256sum | cut -c1-16
 }
 
-build_sim() {
-    local version tag hash current ctx
-    version=$("$python" -c "import tomllib; print(tomllib.load(open('pyproject.toml','rb'))['project']['version'])")
-    tag=o2v-sim:$version
-    hash=$(sim_source_hash)
+o2v_version() {
+    "$python" -c "import tomllib; print(tomllib.load(open('pyproject.toml','rb'))['project']['version'])"
+}
+
+# Build o2v-NAME:<version> (also :latest) from deployments/images/NAME, unless that tag already carries HASH in
+# its o2v.source-hash label; a fresh image must then start with SMOKE_ARGS.
+# usage: build_image NAME HASH SMOKE_ARG...
+build_image() {
+    local name=$1 hash=$2 version tag current ctx
+    shift 2
+    version=$(o2v_version)
+    tag=o2v-$name:$version
     if [[ $force == 0 ]] && image_exists "$tag"; then
         current=$(docker image inspect -f '{{ index .Config.Labels "o2v.source-hash" }}' "$tag" 2>/dev/null || true)
         if [[ $current == "$hash" ]]; then
-            docker tag "$tag" o2v-sim:latest
+            docker tag "$tag" "o2v-$name:latest"
             log "$tag exists for these sources ($hash), reusing it"
             return
         fi
-        log "$tag exists but the simulator sources changed ($current -> $hash), rebuilding"
+        log "$tag exists but its sources changed ($current -> $hash), rebuilding"
     fi
-    [[ -f $root/o2v/simulate/__main__.py ]] || {
-        echo "build-images.sh: o2v/simulate/__main__.py is missing, so there is no simulator to put in $tag" >&2
-        exit 1; }
-    ctx=$root/build/images/sim
+    ctx=$root/build/images/$name
     log "collecting wheels into $ctx"
-    bash "$root/deployments/images/sim-context.sh" "$python" "$root" "$ctx"
+    bash "$root/deployments/images/context.sh" "$name" "$python" "$root" "$ctx"
     log "building $tag"
     DOCKER_BUILDKIT=0 docker build --quiet --network=none \
         --build-arg BASE_IMAGE="$base_image" --build-arg O2V_VERSION="$version" --build-arg SOURCE_HASH="$hash" \
-        -t "$tag" -t o2v-sim:latest "$ctx" >/dev/null
-    docker run --rm "$tag" --help >/dev/null
-    log "$tag ready (also tagged o2v-sim:latest)"
+        -t "$tag" -t "o2v-$name:latest" "$ctx" >/dev/null
+    docker run --rm "$tag" "$@" >/dev/null
+    log "$tag ready (also tagged o2v-$name:latest)"
+}
+
+build_sim() {
+    [[ -f $root/o2v/simulate/__main__.py ]] || {
+        echo "build-images.sh: o2v/simulate/__main__.py is missing, so there is no simulator to put in o2v-sim" >&2
+        exit 1; }
+    # Everything the simulator image runs or is built from.
+    build_image sim "$(source_hash o2v/simulate o2v/errors.py o2v/__init__.py pyproject.toml deployments/images/sim \
+        deployments/images/context.sh)" --help
 }
 
 build_entrypoint_tags() {
     # Thin images whose entrypoint mimics the real servers', so a deploy spec works unchanged on them:
     # o2v-sim-vllm behaves like vllm/vllm-openai (`vllm serve` args, port 8000), o2v-sim-ollama like ollama/ollama.
     local version
-    version=$("$python" -c "import tomllib; print(tomllib.load(open('pyproject.toml','rb'))['project']['version'])")
+    version=$(o2v_version)
     printf 'FROM o2v-sim:%s\nENTRYPOINT ["python3", "-m", "o2v.simulate", "vllm"]\nCMD ["--host", "0.0.0.0", "--port", "8000"]\n' \
         "$version" | DOCKER_BUILDKIT=0 docker build --quiet -t "o2v-sim-vllm:$version" -t o2v-sim-vllm:latest - >/dev/null
     printf 'FROM o2v-sim:%s\nENTRYPOINT ["python3", "-m", "o2v.simulate", "ollama", "--host", "0.0.0.0", "--port", "11434"]\nCMD []\n' \
@@ -123,36 +135,9 @@ build_entrypoint_tags() {
     log "o2v-sim-vllm:$version and o2v-sim-ollama:$version ready"
 }
 
-gateway_source_hash() {
-    {
-        git -C "$root" ls-files -co --exclude-standard -- o2v pyproject.toml deployments/images/gateway \
-            deployments/images/gateway-context.sh 2>/dev/null \
-            || find o2v pyproject.toml deployments/images/gateway -type f
-    } | LC_ALL=C sort | while read -r f; do [[ -f $f ]] && sha256sum "$f"; done | sha256sum | cut -c1-16
-}
-
 build_gateway() {
-    local version tag hash current ctx
-    version=$("$python" -c "import tomllib; print(tomllib.load(open('pyproject.toml','rb'))['project']['version'])")
-    tag=o2v-gateway:$version
-    hash=$(gateway_source_hash)
-    if [[ $force == 0 ]] && image_exists "$tag"; then
-        current=$(docker image inspect -f '{{ index .Config.Labels "o2v.source-hash" }}' "$tag" 2>/dev/null || true)
-        if [[ $current == "$hash" ]]; then
-            log "$tag exists for these sources ($hash), reusing it"
-            return
-        fi
-        log "$tag exists but the sources changed ($current -> $hash), rebuilding"
-    fi
-    ctx=$root/build/images/gateway
-    log "collecting wheels into $ctx"
-    bash "$root/deployments/images/gateway-context.sh" "$python" "$root" "$ctx"
-    log "building $tag"
-    DOCKER_BUILDKIT=0 docker build --quiet --network=none \
-        --build-arg BASE_IMAGE="$base_image" --build-arg O2V_VERSION="$version" --build-arg SOURCE_HASH="$hash" \
-        -t "$tag" -t o2v-gateway:latest "$ctx" >/dev/null
-    docker run --rm "$tag" gateway --help >/dev/null
-    log "$tag ready (also tagged o2v-gateway:latest)"
+    build_image gateway "$(source_hash o2v pyproject.toml deployments/images/gateway deployments/images/context.sh)" \
+        gateway --help
 }
 
 build_base
