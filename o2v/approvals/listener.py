@@ -104,7 +104,7 @@ class ApprovalListener:
         except Exception as exc:  # noqa: BLE001 - Prefect said no (timed out, schema): tell the person why
             await self._tell(channel, user, f"Prefect did not accept the answer: {exc}")
             return "closed"
-        self._audit(f"slack:{user}", "approval", target, {"decision": value.decision, "via": "slack", "run": value.run})
+        # The decision itself is audited by the flow that asked (pause.ask), which sees every answer once.
         await self._rewrite(payload, answer)
         return "resumed"
 

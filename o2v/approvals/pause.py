@@ -60,6 +60,7 @@ def ask(
         answer = Answer(decision="timeout", via="timeout", at=datetime.now(UTC),
                         comment=f"no answer within {timeout_s:.0f} s: taken as no")
     asker.answered(posted, question, answer)
+    # The one audit entry of a decision: only here do Slack clicks, the Prefect UI form and timeouts all pass.
     if audit is not None:
         actor = f"{answer.via}:{answer.approver}" if answer.approver else answer.via
         audit.audit(actor, "approval", f"{question.migration_id}/{question.key}",
