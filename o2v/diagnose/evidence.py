@@ -136,18 +136,6 @@ def not_concurrency_findings(
     return sorted(findings, key=lambda f: f.kind != "keep_alive_reloads")
 
 
-def describe_parallelism(fit: ParallelismFit) -> str:
-    """'2 (95%: 1.87-2.12; slots 2; confidence high)', 'at least 4 (...)' for a lower bound."""
-    bound = "at least " if fit.lower_bound else ""
-    if fit.effective_parallelism_low is None:
-        return f"{bound}{fit.effective_parallelism:g}"
-    high = "open" if fit.effective_parallelism_high is None else f"{fit.effective_parallelism_high:g}"
-    slots = ", ".join(str(s) for s in fit.plausible_slots) + ("+" if fit.effective_parallelism_high is None else "")
-    shared = "" if fit.whole_slots else "; not whole slots: they share compute or clients pause"
-    return (f"{bound}{fit.effective_parallelism:g} (95%: {fit.effective_parallelism_low:g}-{high}; "
-            f"slots {slots}; confidence {fit.confidence}{shared})")
-
-
 def decide(
     *,
     fit: ParallelismFit | None,
@@ -179,7 +167,7 @@ def decide(
     # the 95% interval on k, the queueing evidence alone cannot decide.
     undecided = queue_share_range is not None and queue_share_range[0] < outgrown_queue_share <= queue_share_range[1]
     if fit is not None:
-        reasons.append(f"effective parallelism {describe_parallelism(fit)} "
+        reasons.append(f"effective parallelism {fit.describe()} "
                        f"(one request alone: {fit.service_ms / 1000:.2f} s, fit R^2 {fit.r_squared:.2f})")
     if queue_share is not None:
         spread = "" if queue_share_range is None else \

@@ -65,6 +65,18 @@ class ParallelismFit(BaseModel):
     )
     confidence: Confidence = Field("low", description="high: one slot count; medium: two neighbours; low: wider.")
 
+    def describe(self) -> str:
+        """'2 (95%: 1.87-2.12; slots 2; confidence high)', 'at least 4 (...)' for a lower bound."""
+        bound = "at least " if self.lower_bound else ""
+        if self.effective_parallelism_low is None:
+            return f"{bound}{self.effective_parallelism:g}"
+        open_ended = self.effective_parallelism_high is None
+        high = "open" if open_ended else f"{self.effective_parallelism_high:g}"
+        slots = ", ".join(str(s) for s in self.plausible_slots) + ("+" if open_ended else "")
+        shared = "" if self.whole_slots else "; not whole slots: they share compute or clients pause"
+        return (f"{bound}{self.effective_parallelism:g} (95%: {self.effective_parallelism_low:g}-{high}; "
+                f"slots {slots}; confidence {self.confidence}{shared})")
+
 
 class PeriodStats(BaseModel):
     """Traffic in working hours (peak) or outside them, from a log or stored samples."""

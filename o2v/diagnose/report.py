@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from o2v.diagnose.evidence import describe_parallelism
-from o2v.diagnose.models import Diagnosis
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # Diagnosis.to_markdown calls this module: a runtime import back would close a circle
+    from o2v.diagnose.models import Diagnosis
 
 
 def _s(ms: float | None) -> str:
@@ -19,7 +21,7 @@ def to_markdown(d: Diagnosis) -> str:
     lines += [f"- {reason}" for reason in d.reasons]
     lines += ["", "| figure | value |", "|---|---|"]
     parallel = "-" if d.effective_parallelism is None else (
-        describe_parallelism(d.fit) if d.fit is not None
+        d.fit.describe() if d.fit is not None
         else ("at least " if d.parallelism_is_lower_bound else "") + f"{d.effective_parallelism:g}")
     rows = [
         ("effective parallelism (slots)", parallel),

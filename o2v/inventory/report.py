@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from o2v.inventory.types import Inventory
 from o2v.redact import redact, redact_data
+
+if TYPE_CHECKING:  # Inventory.to_markdown calls this module: a runtime import back would close a circle
+    from o2v.inventory.types import Inventory
 
 
 def _gib(n: int) -> str:
