@@ -119,8 +119,8 @@ build_sim() {
         echo "build-images.sh: o2v/simulate/__main__.py is missing, so there is no simulator to put in o2v-sim" >&2
         exit 1; }
     # Everything the simulator image runs or is built from.
-    build_image sim "$(source_hash o2v/simulate o2v/errors.py o2v/__init__.py pyproject.toml deployments/images/sim \
-        deployments/images/context.sh)" --help
+    build_image sim "$(source_hash o2v/simulate o2v/errors.py o2v/event_loop.py o2v/__init__.py pyproject.toml \
+        deployments/images/sim deployments/images/context.sh)" --help
 }
 
 build_entrypoint_tags() {

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from o2v import event_loop
 from o2v.cli.app import ConfigOption, app, fail, settings_or_exit
 
 
@@ -50,15 +49,4 @@ def gateway(
             fail(f"--listen: {exc}", 2)
     cfg = GatewayConfig.from_settings(settings, listen=listen, ollama=ollama, vllm=vllm)
     with Store.from_settings(settings) as store:
-        _run(serve_forever(cfg, store, routes=routes, percent=percent))  # type: ignore[arg-type]
-
-
-def _run(main: Coroutine[Any, Any, None]) -> None:
-    """uvloop when installed (its transports halve the cost of each small streamed write)."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
-        asyncio.run(main)
-        return
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main)
+        event_loop.run(serve_forever(cfg, store, routes=routes, percent=percent))  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from time import perf_counter
 from typing import Any
 
 from o2v.errors import ServerError
+from o2v.event_loop import loop_factory
 from o2v.loadgen.metrics import LevelStats, LoadTestResult, level_stats, to_sample
 from o2v.loadgen.preflight import preflight
 from o2v.loadgen.progress import Progress
@@ -280,7 +281,7 @@ def run_loadtest_sync(
 
 def run_async(make: Callable[[asyncio.Event], Coroutine[Any, Any, Any]]) -> Any:
     """Run ``make(stop_event)`` with Ctrl-C wired to the stop event (shared by loadtest and compare)."""
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(_with_sigint(make))
 
 
@@ -312,11 +313,3 @@ async def _with_sigint(make: Callable[[asyncio.Event], Coroutine[Any, Any, Any]]
     finally:
         if installed:
             loop.remove_signal_handler(signal.SIGINT)
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop  # type: ignore[no-any-return]

@@ -12,9 +12,10 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, NoReturn
 
+from o2v import event_loop
 from o2v.errors import ConfigError
 from o2v.simulate.vllm_kv import DEFAULT_BLOCK_SIZE, LLAMA_8B_KV_BYTES_PER_TOKEN, LLAMA_8B_MODEL_GIB
 
@@ -268,7 +269,7 @@ def _run_ollama(args: argparse.Namespace) -> None:
     sim = OllamaSim(cfg, SimState("ollama", timing, args.seed), catalog)
     app = build_app(sim)
     sim.log_startup()
-    _run_loop(_serve(app, args.host, args.port))
+    event_loop.run(_serve(app, args.host, args.port))
 
 
 def _slot_speedup(text: str) -> tuple[float, ...]:
@@ -290,18 +291,7 @@ def _slot_speedup(text: str) -> tuple[float, ...]:
 def _run_vllm(args: argparse.Namespace) -> None:
     from o2v.simulate.vllm import run_vllm
 
-    _run_loop(run_vllm(args, _serve))
-
-
-def _run_loop(main: Coroutine[Any, Any, None]) -> None:
-    """uvloop when installed: its C transports halve the cost of each small streamed write."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
-        asyncio.run(main)
-        return
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main)
+    event_loop.run(run_vllm(args, _serve))
 
 
 def main(argv: list[str] | None = None) -> int:
