@@ -8,6 +8,7 @@ clients themselves.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -183,7 +184,7 @@ def test_a_degrading_vllm_rolls_back_under_200_streams_and_reruns_resume_at_that
         assert "p95" in str(failed.value)
         [alert] = [m for m in api.messages if "rolled back automatically" in m.text]
         shown = str(alert.blocks)
-        assert "p95 e2e ratio" in shown  # the failed expectations
+        assert re.search(r"p95 (e2e|TTFT) ratio", shown)  # the failed expectations (either may fail first)
         assert "data_docs" in shown  # and the link to the Data Docs of the interval that decided
         rolled = position(store)
         assert (rolled.status, rolled.completed, rolled.in_force) == ("rolled-back", 0, 0)

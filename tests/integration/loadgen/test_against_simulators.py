@@ -142,7 +142,11 @@ def test_compare_simulate_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyP
     for name in ("comparison.json", "comparison.md", "latency.png", "throughput.png", "ttft.png"):
         assert (out / name).stat().st_size > 500, name
     data = json.loads((out / "comparison.json").read_text())
-    ollama4, vllm4 = data["ollama"]["levels"][1], data["vllm"]["levels"][1]
+    (ollama1, ollama4), (vllm1, vllm4) = data["ollama"]["levels"], data["vllm"]["levels"]
     assert ollama4["concurrency"] == vllm4["concurrency"] == 4
-    assert ollama4["e2e_ms"]["p95"] > 2 * vllm4["e2e_ms"]["p95"]  # the guide's picture
+    # The guide's picture: Ollama's one slot queues, so its latency climbs with concurrency more than vLLM's.
+    # Ratios within one run, so a busy machine's overhead (which slows both alike) does not decide.
+    p95 = lambda level: level["e2e_ms"]["p95"]  # noqa: E731
+    assert p95(ollama4) > p95(vllm4)
+    assert p95(ollama4) / p95(ollama1) > p95(vllm4) / p95(vllm1)
     assert "![Latency vs concurrency](latency.png)" in (out / "comparison.md").read_text()
