@@ -137,6 +137,8 @@ def test_the_custom_run_form_shows_every_parameter_and_refuses_an_invalid_one(
 @pytest.fixture(scope="module")
 def ui_rehearsal(browser: Any, ui_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The rehearsal, started as a person would: the Custom run form, with the rehearsal's migration.yaml."""
+    from playwright.sync_api import expect
+
     from o2v.deploy import teardown
     from o2v.rehearse import OLLAMA_SIM_ARGS, rehearsal_config
     from o2v.simulate.process import SimulatorProcess, free_port
@@ -157,7 +159,10 @@ def ui_rehearsal(browser: Any, ui_server: PrefectServer, tmp_path_factory: pytes
                 prop = schema_property(page, label)
                 prop.get_by_role("button", name="str", exact=True).click()
                 prop.locator("textarea").fill(value)
+                expect(prop.locator("textarea")).to_have_value(value)
             page.get_by_role("button", name="Submit").click()
+            # A submitted form leaves /run for the deployment's page; one that stays shows why (slow on a busy runner).
+            expect(page).not_to_have_url(re.compile(r"/run$"), timeout=90_000)
             run_id = new_run(ui_server, migrate)
             run = wait_for_state(ui_server, run_id, {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}, 420)
             assert run["state_type"] == "COMPLETED", run["state"]
