@@ -160,8 +160,13 @@ class CutoverRehearsal(BaseModel):
     percent: float = 0.0
 
 
-def rehearse_cutover(config_path: Path, vllm_url: str, *, fail_at_cutover: bool) -> CutoverRehearsal:
-    """Gateway up, traffic on, the cutover flow with every stage approved; what each stage did."""
+def rehearse_cutover(
+    config_path: Path, vllm_url: str, *, fail_at_cutover: bool, then: Callable[[Traffic], None] | None = None
+) -> CutoverRehearsal:
+    """Gateway up, traffic on, the cutover flow with every stage approved; what each stage did.
+
+    ``then(traffic)`` runs after a cutover that finished, while the gateway and the clients still run (the
+    decommission's part of the rehearsal: its evidence and its rollback need both)."""
     from flows.cutover import CutoverParameters, cutover
     from o2v.config import load_settings
     from o2v.cutover.position import load_position
@@ -188,6 +193,8 @@ def rehearse_cutover(config_path: Path, vllm_url: str, *, fail_at_cutover: bool)
                 reports = summary.stages
             except Exception as exc:  # noqa: BLE001 - a failed cutover is a result to show, not a crash
                 error, reports = exc, []
+        if error is None and then is not None:
+            then(traffic)
         time.sleep(2)  # a moment of traffic after the last change: no request may fail across it
     table = store.routing_table()
     position = load_position(store, settings.migration_id)
