@@ -103,7 +103,7 @@ class GpuFreed(BaseModel):
             f"{self.used_after_mib:,.0f} MiB; Ollama's processes held {self.ollama_before_mib:,.0f} MiB; {self.source})"
         )
         if not self.source.startswith("nvml"):
-            text += " -- a recorded description does not change when a container stops"
+            text += " -- a recorded description does not change when Ollama stops"
         return text
 
 

@@ -15,7 +15,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from o2v.decommission.models import DecommissionResult, RestoreResult, Straggler
-from o2v.decommission.scene import Scene
 from o2v.decommission.schedule import ScheduledDecommission, schedule_decommission
 from o2v.store import Store
 
@@ -143,6 +142,7 @@ def last_result(store: Store, migration_id: str) -> DecommissionResult | None:
 def rehearse_decommission(workdir: Path, *, straggler: bool = False, traffic: int = 60) -> DecommissionRehearsal:
     from flows.decommission import decommission
     from flows.rollback import RollbackParameters, rollback
+    from o2v.decommission.scene import Scene  # the scene imports o2v.rehearse, which imports this module
 
     began = time.monotonic()
     with Scene(workdir, min_samples=min(40, traffic // 2)) as scene:
