@@ -13,4 +13,6 @@
     run.py          assess -> (approval) -> retire, as plain functions the flow and the rehearsal share
     scene.py        simulators, gateway and a finished cutover's store, for the rehearsal and tests
     rehearsal.py    the whole path on the simulators (o2v rehearse-decommission)
+    rehearse_end.py the end of o2v rehearse: the same path without Docker (command host), straggler variant
+    sim_commands.py start/stop commands for Ollama's simulator as a background process (the command host)
 """

@@ -1,8 +1,9 @@
-"""The decommission, rehearsed end to end on this machine (the end of ``o2v rehearse`` once the cutover's
-rehearsal hands over to it): scheduled a few seconds ahead through the real deployment, checked, approved
-through Prefect's resume API, Ollama's container stopped with its volume kept, the final compose files
-written, then a rollback to Ollama and forward again. With ``straggler=True`` one simulated client calls
-Ollama directly from its own container, and the decommission must be blocked, naming it.
+"""The decommission, rehearsed end to end on this machine with Ollama in Docker (``o2v rehearse-decommission``):
+scheduled a few seconds ahead through the real deployment, checked, approved through Prefect's resume API, Ollama's
+container stopped with its volume kept, the final compose files written, then a rollback to Ollama and forward
+again. With ``straggler=True`` one simulated client calls Ollama directly from its own container, and the
+decommission must be blocked, naming it. The summary, the approver and the scheduled run's runner are shared with
+the end of ``o2v rehearse`` (``rehearse_end.py``, no Docker).
 """
 
 from __future__ import annotations
