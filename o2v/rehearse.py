@@ -168,7 +168,11 @@ def rehearse(
     ended: list[DecommissionRehearsal] = []
 
     def decommission_end(traffic: Traffic) -> None:
-        ended.append(rehearse_decommission_end(config_path, traffic, straggler=straggler))
+        try:
+            ended.append(rehearse_decommission_end(config_path, traffic, straggler=straggler))
+        except Exception as exc:  # noqa: BLE001 - a failed step is a result to show (exit 1), as a failed cutover is
+            ended.append(DecommissionRehearsal(migration_id=migration_id, outcome="error",
+                                               reasons=[f"{type(exc).__name__}: {exc}"]))  # fmt: skip
 
     host.start(None)
     try:
