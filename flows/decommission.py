@@ -35,7 +35,7 @@ class DecommissionParameters(BaseModel):
 
 @flow(name="decommission", log_prints=True, validate_parameters=True)
 def decommission(params: DecommissionParameters | None = None) -> DecommissionResult:
-    """Check the window, ask, then stop Ollama (container, image and volume kept) and write the final compose."""
+    """Check the window, ask, then stop Ollama (what a rollback needs kept) and write the final compose."""
     params = params or DecommissionParameters()
     settings = load_settings(params.config_path)
     if params.migration_id:
@@ -52,7 +52,9 @@ def decommission(params: DecommissionParameters | None = None) -> DecommissionRe
             flow_run_id=current_flow_run_id(), key=APPROVAL_KEY, migration_id=settings.migration_id,
             title=f"Decommission Ollama ({settings.migration_id})?", evidence_markdown=evidence_of(result),
         )  # fmt: skip
-        answer = ask(question, asker=notifier, audit=store, timeout_s=settings.slack.approval_timeout_s)
+        # Polled every second, as the cutover stages ask: an answer resumes the run without a 5 s lag.
+        answer = ask(question, asker=notifier, audit=store, timeout_s=settings.slack.approval_timeout_s,
+                     poll_interval_s=1.0)  # fmt: skip
         with hold_migration_lock(settings, store, notifier, "decommission"):
             result = retire_task(settings, store, result, answer)
     _artifact("decommission", result.to_markdown())
@@ -60,7 +62,7 @@ def decommission(params: DecommissionParameters | None = None) -> DecommissionRe
     figures = {"outcome": result.outcome, "why": "; ".join(result.reasons)[:1800]}
     if result.outcome == "decommissioned":
         store.phase_finished(entry, "succeeded", result=result.model_dump(mode="json"))
-        kept = ", ".join(result.kept.volumes) if result.kept else ""
+        kept = result.kept.kept_list() if result.kept else ""
         figures.update({"kept": kept, "way back": result.rollback_command,
                         "final compose": ", ".join(result.final_compose)})  # fmt: skip
         notifier.phase(settings.migration_id, "decommission", "succeeded", figures)

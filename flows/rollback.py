@@ -32,7 +32,7 @@ class RollbackParameters(BaseModel):
     keep_vllm: bool = Field(False, description="Only route every client back to Ollama; leave vLLM running.")
     to_ollama: bool = Field(
         False,
-        description="After a decommission: restart Ollama from its kept container and volume, wait for it, then "
+        description="After a decommission: restart Ollama from what was kept (ollama.host), wait for it, then "
         "route every client back to it through the gateway (vLLM keeps running).",
     )
 

@@ -31,6 +31,37 @@ class OllamaSettings(Section):
     )
     log_file: Path | None = Field(None, description="Path of Ollama's log file when log_source is 'file'.")
     timeout_s: float = Field(30.0, gt=0, le=3600, description="Client timeout the team's tools use, in seconds.")
+    host: Literal["docker", "systemd", "command"] = Field(
+        "docker",
+        description="How the decommission stops Ollama and the rollback to Ollama restarts it: its Docker container "
+        "(container_name), a systemd unit (systemd_unit), or the operator's own commands (start_command, "
+        "stop_command).",
+    )
+    systemd_unit: str = Field(
+        "ollama.service", min_length=1, description="systemd unit running Ollama when host is 'systemd'."
+    )
+    systemctl_command: list[str] = Field(
+        default_factory=lambda: ["systemctl"], min_length=1,
+        description="How o2v calls systemctl when host is 'systemd', e.g. [sudo, -n, systemctl] without root.",
+    )  # fmt: skip
+    start_command: list[str] = Field(
+        default_factory=list,
+        description="Command (argv, no shell) that starts Ollama and returns, when host is 'command'; e.g. "
+        "[supervisorctl, start, ollama].",
+    )
+    stop_command: list[str] = Field(
+        default_factory=list,
+        description="Command (argv, no shell) that stops Ollama, when host is 'command'; it must not delete the "
+        "models. e.g. [supervisorctl, stop, ollama].",
+    )
+    command_timeout_s: float = Field(
+        60.0, gt=0, le=3600, description="How long a start, stop or systemctl command, and the stop itself, may take."
+    )
+    models_dir: Path | None = Field(
+        None,
+        description="Ollama's models directory, kept by the decommission (systemd and command hosts); empty: "
+        "OLLAMA_MODELS from the unit's environment, else /usr/share/ollama/.ollama/models (the Linux installer's).",
+    )
 
     @field_validator("url")
     @classmethod
@@ -41,6 +72,15 @@ class OllamaSettings(Section):
     def _log_file_needed(self) -> OllamaSettings:
         if self.log_source == "file" and self.log_file is None:
             raise ValueError("log_file is required when log_source is 'file'")
+        return self
+
+    @model_validator(mode="after")
+    def _commands_needed(self) -> OllamaSettings:
+        if self.host == "command" and not (self.start_command and self.stop_command):
+            raise ValueError(
+                "host 'command' needs both start_command and stop_command (argv lists, e.g. [supervisorctl, stop, "
+                "ollama]), so that the decommission can stop Ollama and a rollback start it again"
+            )
         return self
 
 

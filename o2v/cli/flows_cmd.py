@@ -35,8 +35,12 @@ def rehearse(
     fail_at: Annotated[
         str | None, typer.Option(help="'cutover': slow vLLM when the second stage starts (automatic rollback).")
     ] = None,
+    straggler: Annotated[
+        bool, typer.Option(help="One client calls Ollama directly: the decommission must be blocked (exit 1).")
+    ] = False,
 ) -> None:
-    """Run the whole migration against built-in simulators, cutover included: no GPU, Docker or Slack needed."""
+    """Run the whole migration against built-in simulators, cutover and Ollama's decommission included (a rollback
+    to Ollama and forward again): no GPU, Docker or Slack needed. Exit 0 when every step passed, 1 otherwise."""
     from rich.markup import escape
 
     from o2v.rehearse import rehearse as run_rehearsal
@@ -47,9 +51,10 @@ def rehearse(
 
     console.print("Rehearsal: Ollama and vLLM simulators on this machine, Slack messages below.", highlight=False)
     result = run_rehearsal(
-        workdir, keep_running=keep_running, scan_paths=[str(p) for p in scan or []], fail_at=fail_at
-    )
-    colour = "green" if result.status in ("cut over", "validated") else "red"
+        workdir, keep_running=keep_running, scan_paths=[str(p) for p in scan or []], fail_at=fail_at,
+        straggler=straggler,
+    )  # fmt: skip
+    colour = "green" if result.status == "decommissioned" else "red"
     lines = [
         "",
         f"[{colour}]Rehearsal {result.status}[/{colour}] in {result.duration_s:.0f} s",
@@ -69,12 +74,18 @@ def rehearse(
         ]
         lines += [f"  routes now: {cut.percent:g} % of unnamed on vLLM; {cut.routes or 'no named client routed'}"]
         lines += [f"  failed request: {escape(f)}" for f in c.failures]
+    if result.decommission is not None:
+        lines += [escape(line) for line in result.decommission.lines()]
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)
     if json_file is not None:
         json_file.write_text(result.model_dump_json(indent=2), encoding="utf-8")
         console.print(f"Summary: {json_file}", highlight=False)
-    if cut is not None and cut.status != "done":
+    end = result.decommission
+    if end is not None and end.outcome == "blocked":
+        named = "; ".join(s.sentence() for s in end.stragglers) or "; ".join(end.reasons)
+        console.print(f"[red]Ollama's decommission was blocked[/red]: {escape(named)}", highlight=False, soft_wrap=True)
+    if result.status != "decommissioned":
         raise typer.Exit(1)
 
 

@@ -20,6 +20,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from o2v.cutover.streams import chat_once
 from o2v.store import Store
 
 CLIENTS: list[tuple[str, str | None]] = [  # (source address, X-O2V-Client header)
@@ -90,37 +91,15 @@ class Traffic:
         await asyncio.gather(*(client(a, h, i) for i, (a, h) in enumerate(CLIENTS) for _ in range(STREAMS_PER_CLIENT)))
 
     async def _one(self, session: Any, name: str, header: str | None, native: bool) -> None:
-        import aiohttp
-        import orjson
-
         self.tally.sent += 1
-        messages = [{"role": "user", "content": f"hello from {name}"}]
-        path, body = (
-            ("/api/chat", {"model": self.model, "messages": messages, "options": {"num_predict": 16}})
-            if native
-            else ("/v1/chat/completions", {"model": self.model, "messages": messages, "stream": True,
-                                           "max_tokens": 16})
-        )  # fmt: skip
-        headers = {"X-O2V-Client": header} if header else {}
-        try:
-            async with session.post(self.url + path, data=orjson.dumps(body), headers=headers) as r:
-                data = await r.read()
-                backend = r.headers.get("X-O2V-Backend", "?")
-                if r.status != 200:
-                    self.tally.failure(f"{name} {path}: HTTP {r.status}")
-                    return
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            self.tally.failure(f"{name} {path}: {type(exc).__name__}")
-            await asyncio.sleep(0.1)
-            return
-        lines = [line for line in data.split(b"\n") if line.strip()]
-        done = lines and (orjson.loads(lines[-1]).get("done") is True if native else lines[-1] == b"data: [DONE]")
-        if not done or b'"error"' in data:
-            self.tally.failure(f"{name} {path}: broken stream")
+        exchange = await chat_once(session, self.url, model=self.model, native=native, content=f"hello from {name}",
+                                   max_tokens=16, headers={"X-O2V-Client": header} if header else None)  # fmt: skip
+        if exchange.error:
+            self.tally.failure(f"{name} {exchange.path}: {exchange.error}")
             return
         self.tally.ok += 1
         counts = self.tally.by_client.setdefault(name, {})
-        counts[backend] = counts.get(backend, 0) + 1
+        counts[exchange.backend] = counts.get(exchange.backend, 0) + 1
 
 
 class Approver:
@@ -181,8 +160,13 @@ class CutoverRehearsal(BaseModel):
     percent: float = 0.0
 
 
-def rehearse_cutover(config_path: Path, vllm_url: str, *, fail_at_cutover: bool) -> CutoverRehearsal:
-    """Gateway up, traffic on, the cutover flow with every stage approved; what each stage did."""
+def rehearse_cutover(
+    config_path: Path, vllm_url: str, *, fail_at_cutover: bool, then: Callable[[Traffic], None] | None = None
+) -> CutoverRehearsal:
+    """Gateway up, traffic on, the cutover flow with every stage approved; what each stage did.
+
+    ``then(traffic)`` runs after a cutover that finished, while the gateway and the clients still run (the
+    decommission's part of the rehearsal: its evidence and its rollback need both)."""
     from flows.cutover import CutoverParameters, cutover
     from o2v.config import load_settings
     from o2v.cutover.position import load_position
@@ -209,6 +193,8 @@ def rehearse_cutover(config_path: Path, vllm_url: str, *, fail_at_cutover: bool)
                 reports = summary.stages
             except Exception as exc:  # noqa: BLE001 - a failed cutover is a result to show, not a crash
                 error, reports = exc, []
+        if error is None and then is not None:
+            then(traffic)
         time.sleep(2)  # a moment of traffic after the last change: no request may fail across it
     table = store.routing_table()
     position = load_position(store, settings.migration_id)

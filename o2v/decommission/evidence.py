@@ -24,10 +24,8 @@ def evidence_markdown(
     found = "; ".join(s.sentence() for s in blockers.stragglers)
     lines.append(f"**Stragglers:** {found or 'none: every request since the cutover came through the gateway'}")
     lines.append("**Routes:** every client on vLLM; **native options vLLM cannot honour:** none in use")
-    volumes = ", ".join(kept.volumes + kept.binds) or "none"
     lines += [
-        f"**On approval:** container `{kept.container}` is stopped (not removed); image `{kept.image}` and "
-        f"volumes {volumes} are kept; the final compose files comment Ollama out.",
+        f"**On approval:** {kept.stopped()}; kept: {kept.kept_list()}; the final compose files comment Ollama out.",
         f"**Way back:** `{rollback}` restarts it and routes every client back through the gateway.",
     ]
     return "\n\n".join(lines)

@@ -62,15 +62,29 @@ class Blockers(BaseModel):
 
 
 class KeptResources(BaseModel):
-    """What stays after Ollama's container is stopped: the way back."""
+    """What stays after Ollama is stopped: the way back (a container, a systemd unit, or an operator's command)."""
 
-    container: str
-    container_id: str
-    image: str
-    image_id: str
+    host: Literal["docker", "systemd", "command"] = Field("docker", description="ollama.host at the stop.")
+    container: str = Field(..., description="What was stopped: the container's name, the unit, or 'command'.")
+    container_id: str = ""
+    image: str = ""
+    image_id: str = ""
     volumes: list[str] = Field(default_factory=list, description="Named volumes (models) mounted into Ollama.")
     binds: list[str] = Field(default_factory=list, description="Host paths mounted into Ollama.")
+    paths: list[str] = Field(default_factory=list, description="Host directories kept (Ollama's models).")
+    unit_file: str = Field("", description="The systemd unit's file, kept (systemd host).")
     stopped_at: datetime | None = None
+
+    def stopped(self) -> str:
+        """What the stop did, in words."""
+        if self.host == "systemd":
+            return f"systemd unit `{self.container}` is disabled and stopped (its unit file stays)"
+        if self.host == "command":
+            return "Ollama is stopped by the configured stop_command"
+        return f"container `{self.container}` is stopped (not removed); image `{self.image}` is kept"
+
+    def kept_list(self) -> str:
+        return ", ".join(self.volumes + self.binds + self.paths) or "none"
 
 
 class GpuFreed(BaseModel):
@@ -89,7 +103,7 @@ class GpuFreed(BaseModel):
             f"{self.used_after_mib:,.0f} MiB; Ollama's processes held {self.ollama_before_mib:,.0f} MiB; {self.source})"
         )
         if not self.source.startswith("nvml"):
-            text += " -- a recorded description does not change when a container stops"
+            text += " -- a recorded description does not change when Ollama stops"
         return text
 
 
@@ -118,9 +132,7 @@ class DecommissionResult(BaseModel):
             lines.append(f"Stability (GX suite `decommission`): **{self.stability.status}**")
         lines += [f"- {reason}" for reason in self.reasons]
         if self.kept is not None:
-            kept = ", ".join(self.kept.volumes + self.kept.binds) or "none"
-            lines.append(f"\nKept for a rollback: container `{self.kept.container}` (stopped), image "
-                         f"`{self.kept.image}`, volumes {kept}.")  # fmt: skip
+            lines.append(f"\nKept for a rollback: {self.kept.stopped()}; kept: {self.kept.kept_list()}.")
         if self.final_compose:
             lines.append("Final compose files: " + ", ".join(f"`{p}`" for p in self.final_compose))
         if self.gpu is not None:
@@ -132,7 +144,7 @@ class DecommissionResult(BaseModel):
 
 class RestoreResult(BaseModel):
     migration_id: str
-    container: str
+    container: str = Field(..., description="What was started again: the container, the unit, or 'command'.")
     healthy_after_s: float = Field(..., description="From the start request to Ollama answering /api/version.")
     routing_version: int
     total_s: float

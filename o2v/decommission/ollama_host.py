@@ -1,18 +1,71 @@
-"""Ollama's container, as the decommission and the rollback to Ollama see it.
+"""Where Ollama runs, as the decommission and the rollback to Ollama see it (``ollama.host``).
 
-Stopping (never removing) the container keeps everything a rollback needs: the container's own configuration
-(command, environment, ports, GPU request), its image and the volume with the models. Starting it again is
-then one ``docker start``: no pull, no model download.
+:class:`OllamaHost` is what both need: is it there, is it running, what a stop keeps, stop, check that the kept
+resources still exist, start again. Three hosts implement it: Ollama's Docker container (here), a systemd unit
+and the operator's own start/stop commands (``o2v.decommission.ollama_services``).
+
+For Docker, stopping (never removing) the container keeps everything a rollback needs: the container's own
+configuration (command, environment, ports, GPU request), its image and the volume with the models. Starting it
+again is then one ``docker start``: no pull, no model download.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from o2v.decommission.models import KeptResources
 from o2v.errors import DeployError
 from o2v.store_schema import utcnow
+
+if TYPE_CHECKING:
+    from o2v.config import Settings
+
+
+class OllamaHost(Protocol):
+    """What the decommission's precheck, stop and the rollback to Ollama ask of where Ollama runs."""
+
+    name: str  # what is stopped and started: the container, the unit, or "command"
+
+    def find(self) -> Any | None:
+        """A handle on Ollama's service when it exists (running or not), else None."""
+
+    def not_found_reason(self) -> str:
+        """Why find() found nothing, and what to do."""
+
+    def require(self) -> Any:
+        """find(), or a DeployError with not_found_reason()."""
+
+    def running(self) -> bool: ...
+
+    def kept(self, handle: Any) -> KeptResources:
+        """What a stop keeps (the way back), read from the service itself."""
+
+    def stop(self, timeout_s: int = 30) -> KeptResources:
+        """Stop Ollama, keeping its resources; raises DeployError (nothing stopped) when it cannot."""
+
+    def check_kept(self, kept: KeptResources | None) -> Any:
+        """The handle when every kept resource still exists, else a DeployError naming what is gone."""
+
+    def start(self, kept: KeptResources | None) -> float:
+        """Start Ollama again from what was kept; returns the seconds the start request took."""
+
+    def published_url(self) -> str | None:
+        """Where Ollama answers when the host knows better than ollama.url, else None."""
+
+
+def ollama_host(settings: Settings) -> OllamaHost:
+    """The host ``ollama.host`` names (docker, the default, keeps the behaviour from before the choice existed)."""
+    from o2v.decommission.ollama_services import CommandOllama, SystemdOllama
+
+    o = settings.ollama
+    if o.host == "systemd":
+        return SystemdOllama(o.systemd_unit, systemctl=o.systemctl_command, models_dir=o.models_dir,
+                             timeout_s=o.command_timeout_s)  # fmt: skip
+    if o.host == "command":
+        return CommandOllama(o.start_command, o.stop_command, url=o.url, models_dir=o.models_dir,
+                             timeout_s=o.command_timeout_s)  # fmt: skip
+    return DockerOllama(o.container_name)
 
 
 class DockerOllama:
@@ -43,13 +96,16 @@ class DockerOllama:
         except NotFound:
             return None
 
+    def not_found_reason(self) -> str:
+        return (
+            f"Ollama's container {self.name!r} was not found. What to do: set ollama.container_name to the "
+            "container that runs Ollama (docker ps -a), or ollama.host to systemd or command if it is not in Docker."
+        )
+
     def require(self) -> Any:
         container = self.find()
         if container is None:
-            raise DeployError(
-                f"expected Ollama's Docker container {self.name!r}, found none. What to do: set "
-                "ollama.container_name to the container that runs Ollama (docker ps -a)."
-            )
+            raise DeployError(self.not_found_reason())
         return container
 
     def running(self) -> bool:
@@ -62,6 +118,7 @@ class DockerOllama:
         image = container.image
         tags = getattr(image, "tags", None) or []
         return KeptResources(
+            host="docker",
             container=self.name,
             container_id=container.id,
             image=tags[0] if tags else container.attrs.get("Config", {}).get("Image", image.id),

@@ -2,7 +2,8 @@
 
 Three things must hold before any evidence is even read: the cutover finished (its position in the store says
 ``done`` with every configured stage promoted, and the ledger has the last stage's success), the gateway's
-table sends nobody to Ollama, and Ollama's container exists (otherwise there is nothing to stop, nor to keep).
+table sends nobody to Ollama, and Ollama's service exists where ``ollama.host`` says (its container, its systemd
+unit, or runnable start/stop commands): otherwise there is nothing to stop, nor to keep.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pydantic import BaseModel, Field
 from o2v.config import Settings
 from o2v.cutover.position import load_position
 from o2v.cutover.stages import resolve_stages
-from o2v.decommission.ollama_host import DockerOllama
+from o2v.decommission.ollama_host import OllamaHost
 from o2v.decommission.stragglers import routing_blockers
 from o2v.errors import DeployError
 from o2v.store import Store
@@ -36,7 +37,7 @@ def last_stage_finished(store: Store, migration_id: str, stage_count: int) -> da
     return max((f for f in finished if f is not None), default=None)
 
 
-def precheck(settings: Settings, store: Store, ollama: DockerOllama) -> Precheck:
+def precheck(settings: Settings, store: Store, ollama: OllamaHost) -> Precheck:
     refusals: list[str] = []
     stages = resolve_stages(settings)
     position = load_position(store, settings.migration_id)
@@ -57,10 +58,7 @@ def precheck(settings: Settings, store: Store, ollama: DockerOllama) -> Precheck
         )
     try:
         if ollama.find() is None:
-            refusals.append(
-                f"Ollama's container {ollama.name!r} was not found. What to do: set ollama.container_name to "
-                "the container that runs Ollama (docker ps -a)."
-            )
+            refusals.append(ollama.not_found_reason())
     except DeployError as exc:
         refusals.append(str(exc))
     return Precheck(refusals=refusals, window_start=since)

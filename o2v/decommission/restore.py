@@ -1,4 +1,5 @@
-"""Rollback after a decommission: Ollama from its kept container and volume, healthy, every client back on it.
+"""Rollback after a decommission: Ollama from what was kept (its container and volume, its systemd unit, or the
+operator's start command with the models directory), healthy, every client back on it.
 
 Order matters: Ollama must answer before the routing table sends anyone to it, or the first requests would
 fail. The kept resources are checked first and a missing one is named (the container, its image, a volume).
@@ -10,7 +11,7 @@ import time
 
 from o2v.config import Settings
 from o2v.decommission.models import DecommissionResult, KeptResources, RestoreResult
-from o2v.decommission.ollama_host import DockerOllama
+from o2v.decommission.ollama_host import OllamaHost, ollama_host
 from o2v.deploy.health import probe_health
 from o2v.errors import DeployError
 from o2v.store import Store
@@ -37,10 +38,10 @@ def wait_healthy(url: str, timeout_s: float) -> float:
 
 
 def restore_ollama(
-    settings: Settings, store: Store, *, reason: str, actor: str, ollama: DockerOllama | None = None
+    settings: Settings, store: Store, *, reason: str, actor: str, ollama: OllamaHost | None = None
 ) -> RestoreResult:
     began = time.perf_counter()
-    ollama = ollama or DockerOllama(settings.ollama.container_name)
+    ollama = ollama or ollama_host(settings)
     kept = kept_resources(store, settings.migration_id)
     ollama.start(kept)  # raises DeployError naming what is gone
     url = (settings.gateway.ollama_url or ollama.published_url() or settings.ollama.url).rstrip("/")

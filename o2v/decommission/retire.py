@@ -7,7 +7,7 @@ from pathlib import Path
 
 from o2v.decommission.final_compose import write_final_compose
 from o2v.decommission.models import GpuFreed, KeptResources
-from o2v.decommission.ollama_host import DockerOllama
+from o2v.decommission.ollama_host import OllamaHost
 from o2v.gpu.models import DeviceSnapshot
 from o2v.gpu.nvml import NVMLSource
 
@@ -21,7 +21,7 @@ def used_mib(snapshot: DeviceSnapshot) -> tuple[float, float]:
     return used, ollama
 
 
-def stop_and_measure(ollama: DockerOllama, gpu: NVMLSource) -> tuple[KeptResources, GpuFreed]:
+def stop_and_measure(ollama: OllamaHost, gpu: NVMLSource) -> tuple[KeptResources, GpuFreed]:
     before = gpu.snapshot()
     kept = ollama.stop()
     after = gpu.snapshot()

@@ -18,7 +18,7 @@ from o2v.approvals.models import Answer
 from o2v.config import Settings
 from o2v.decommission.evidence import evidence_markdown
 from o2v.decommission.models import Blockers, DecommissionResult
-from o2v.decommission.ollama_host import DockerOllama
+from o2v.decommission.ollama_host import OllamaHost, ollama_host
 from o2v.decommission.precheck import precheck
 from o2v.decommission.restore import RESULT_STATE
 from o2v.decommission.retire import final_compose, stop_and_measure
@@ -58,7 +58,7 @@ def loaded_models(url: str) -> list[str]:
 
 
 def gather(
-    settings: Settings, store: Store, ollama: DockerOllama, *, since: datetime, until: datetime,
+    settings: Settings, store: Store, ollama: OllamaHost, *, since: datetime, until: datetime,
     records: Iterable[LogRecord] | None = None,
 ) -> tuple[Verdict, Blockers]:  # fmt: skip
     """The stability verdict and every blocker, all at once."""
@@ -89,12 +89,12 @@ def assess(
     settings: Settings,
     store: Store,
     *,
-    ollama: DockerOllama | None = None,
+    ollama: OllamaHost | None = None,
     records: Iterable[LogRecord] | None = None,
     now: datetime | None = None,
 ) -> DecommissionResult:
     """Everything before the question: outcome ``ready`` with the evidence, or why not (nothing touched)."""
-    ollama = ollama or DockerOllama(settings.ollama.container_name)
+    ollama = ollama or ollama_host(settings)
     result = DecommissionResult(migration_id=settings.migration_id, outcome="refused",
                                 rollback_command=ROLLBACK_COMMAND)  # fmt: skip
     checked = precheck(settings, store, ollama)
@@ -125,10 +125,10 @@ def evidence_of(result: DecommissionResult) -> str:
 
 def retire(
     settings: Settings, store: Store, ready: DecommissionResult, answer: Answer, *, gpu: NVMLSource,
-    ollama: DockerOllama | None = None,
+    ollama: OllamaHost | None = None,
 ) -> DecommissionResult:  # fmt: skip
     """After the answer: a no leaves Ollama running; a yes stops it (kept), writes the final compose, measures."""
-    ollama = ollama or DockerOllama(settings.ollama.container_name)
+    ollama = ollama or ollama_host(settings)
     result = ready.model_copy(update={"approver": answer.approver})
     if answer.decision != "approve":
         outcome = "timed-out" if answer.decision == "timeout" else "rejected"
@@ -155,7 +155,7 @@ def decommission(
     *,
     approve: Approve,
     gpu: NVMLSource,
-    ollama: DockerOllama | None = None,
+    ollama: OllamaHost | None = None,
     records: Iterable[LogRecord] | None = None,
     now: datetime | None = None,
 ) -> DecommissionResult:

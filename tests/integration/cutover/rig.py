@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import orjson
 import yaml
 from support.engines import free_port
 from support.prefect_server import api_at
 
 from o2v.cutover.position import CutoverPosition, load_position
+from o2v.cutover.streams import chat_once
 from o2v.store import Store
 
 MODEL = "llama3.1:8b"
@@ -41,33 +41,16 @@ class Tally:
 
 async def _one(session: aiohttp.ClientSession, url: str, client: str | None, native: bool, tally: Tally) -> None:
     tally.sent += 1
-    headers = {"X-O2V-Client": client} if client else {}
-    path, body = (
-        ("/api/chat", {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]})
-        if native
-        else ("/v1/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "hi"}],
-                                       "stream": True, "max_tokens": 24})
-    )  # fmt: skip
+    headers = {"X-O2V-Client": client} if client else None
+    exchange = await chat_once(session, url, model=MODEL, native=native, max_tokens=None if native else 24,
+                               headers=headers)
     name = client or "unnamed"
-    try:
-        async with session.post(url + path, data=orjson.dumps(body), headers=headers) as r:
-            data = await r.read()
-            backend = r.headers.get("X-O2V-Backend", "?")
-            if r.status != 200:
-                tally.failures.append(f"{name} {path}: HTTP {r.status} {data[:200]!r}")
-                return
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        tally.failures.append(f"{name} {path}: {type(exc).__name__} {exc}")
-        await asyncio.sleep(0.05)
-        return
-    lines = [line for line in data.split(b"\n") if line.strip()]
-    complete = lines and (orjson.loads(lines[-1]).get("done") is True if native else lines[-1] == b"data: [DONE]")
-    if not complete or b'"error"' in data:
-        tally.failures.append(f"{name} {path}: broken stream ending {data[-200:]!r}")
+    if exchange.error:
+        tally.failures.append(f"{name} {exchange.path}: {exchange.error}")
         return
     tally.ok += 1
-    tally.backends[backend] += 1
-    tally.last_backend[name] = backend
+    tally.backends[exchange.backend] += 1
+    tally.last_backend[name] = exchange.backend
 
 
 class Traffic:

@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import aiohttp
-import orjson
+
+from o2v.cutover.streams import chat_once
 
 from .conftest import MODEL
 
@@ -30,34 +31,17 @@ class Tally:
 
 async def one_request(session: aiohttp.ClientSession, url: str, client: str, native: bool, tally: Tally) -> None:
     tally.sent += 1
-    path, body = (
-        ("/api/chat", {"model": MODEL, "messages": [{"role": "user", "content": f"hi {client}"}]})
-        if native
-        else ("/v1/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "hi"}],
-                                       "stream": True, "max_tokens": 8})
-    )  # fmt: skip
-    try:
-        async with session.post(url + path, data=orjson.dumps(body), headers={"X-O2V-Client": client}) as r:
-            data = await r.read()
-            backend = r.headers.get("X-O2V-Backend", "?")
-            if r.status != 200:
-                tally.failures.append(f"{client} {path}: HTTP {r.status} {data[:200]!r}")
-                return
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        tally.failures.append(f"{client} {path}: {type(exc).__name__} {exc}")
-        tally.failed_at.append(time.monotonic())
-        await asyncio.sleep(0.05)  # as a real client would, rather than spinning on a refused connection
-        return
-    lines = [line for line in data.split(b"\n") if line.strip()]
-    complete = lines and (
-        orjson.loads(lines[-1]).get("done") is True if native else lines[-1] == b"data: [DONE]"
-    )
-    if not complete or b'"error"' in data:
-        tally.failures.append(f"{client} {path}: broken stream ending {data[-200:]!r}")
+    content = f"hi {client}" if native else "hi"
+    exchange = await chat_once(session, url, model=MODEL, native=native, content=content,
+                               max_tokens=None if native else 8, headers={"X-O2V-Client": client})  # fmt: skip
+    if exchange.error:
+        tally.failures.append(f"{client} {exchange.path}: {exchange.error}")
+        if exchange.connection_failed:
+            tally.failed_at.append(time.monotonic())
         return
     tally.ok += 1
-    tally.backends[backend] += 1
-    tally.by_client.setdefault(client, []).append(backend)
+    tally.backends[exchange.backend] += 1
+    tally.by_client.setdefault(client, []).append(exchange.backend)
 
 
 async def drive(url: str, clients: list[str], stop: asyncio.Event, tally: Tally) -> None:
