@@ -10,11 +10,9 @@ phase's code is the production code; only the servers and the GPU are stand-ins.
 
 from __future__ import annotations
 
-import json
 import secrets
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from pydantic import BaseModel
 from o2v.cutover.rehearsal import CutoverRehearsal, Traffic, cutover_config, rehearse_cutover
 from o2v.decommission.rehearsal import DecommissionRehearsal
 from o2v.decommission.sim_commands import SimulatorCommands, simulator_commands
+from o2v.gpu.recorded import recorded_gpu_memory_gib, recorded_gpu_path
 
 # Timings chosen so that one Ollama slot visibly queues while the whole rehearsal stays near a minute on 2 cores.
 # The gate needs thresholds.min_samples (72) successful requests per server and level, the least that carries a
@@ -51,23 +50,12 @@ class RehearsalResult(BaseModel):
     decommission: DecommissionRehearsal | None = None
 
 
-def recorded_gpu_path() -> Path:
-    return Path(str(resources.files("o2v") / "data" / "rehearsal-gpu.json"))
-
-
 def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in extra.items():
         both = isinstance(value, dict) and isinstance(merged.get(key), dict)
         merged[key] = _merged(merged[key], value) if both else value
     return merged
-
-
-def recorded_gpu_memory_gib(path: Path) -> float:
-    """Total memory of the recorded GPU, so the simulated vLLM sizes its KV cache for that card and refuses to
-    start, as vLLM would, when the plan's ``max_model_len`` does not fit it."""
-    devices = json.loads(path.read_text())["gpus"]
-    return round(min(d["total_memory_mib"] for d in devices) / 1024, 2)
 
 
 def rehearsal_config(

@@ -23,7 +23,7 @@ from o2v.config import Settings, load_settings
 from o2v.cutover.position import CutoverPosition, save_position
 from o2v.cutover.stages import resolve_stages
 from o2v.gateway.process import GatewayProcess
-from o2v.rehearse import recorded_gpu_path
+from o2v.gpu.recorded import recorded_gpu_path
 from o2v.simulate.process import SimulatorProcess, free_port
 from o2v.store import RequestSample, Store
 

@@ -22,7 +22,7 @@ from support.engines import free_port
 from support.prefect_server import POOL, PrefectServer, api_at
 
 import o2v
-from o2v.rehearse import recorded_gpu_memory_gib
+from o2v.gpu.recorded import recorded_gpu_memory_gib
 from o2v.store import Store
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.timeout(900)]

@@ -27,6 +27,7 @@ FLOW_STARTERS = frozenset(
         "o2v.rehearse",
         "o2v.cutover.rehearsal",
         "o2v.decommission.rehearsal",
+        "o2v.decommission.rehearse_end",
     }
 )
 
