@@ -96,13 +96,29 @@ class Nginx:
             self.proc.wait(timeout=10)
 
 
-def gateway_for(vllm_url: str, workdir: Path) -> GatewayProcess:
+class BaselineGateway(GatewayProcess):
+    """``o2v gateway`` from another copy of the code (``git archive <commit> o2v | tar -x -C DIR``), so a change
+    and the code before it are measured side by side in one run, under the same load."""
+
+    def __init__(self, root: Path, config: Path, *, listen: str, args: list[str]) -> None:
+        super().__init__(config, listen=listen, args=args)
+        self.root = root
+
+    @property
+    def command(self) -> list[str]:
+        code = f"import sys; sys.path.insert(0, {str(self.root)!r}); from o2v.cli import main; main()"
+        return [sys.executable, "-c", code, *super().command[3:]]
+
+
+def gateway_for(vllm_url: str, workdir: Path, baseline: Path | None = None) -> GatewayProcess:
     config = workdir / f"gateway-{free_port()}.yaml"
     config.write_text(yaml.safe_dump({
         "store": {"url": f"sqlite:///{workdir / 'bench.db'}"},
         "gateway": {"ollama_url": vllm_url, "vllm_url": vllm_url, "admin_listen": f"127.0.0.1:{free_port()}"},
     }))  # fmt: skip
     # Everyone (unnamed) on vLLM; "Ollama" is pointed at the same simulator, never used.
+    if baseline is not None:
+        return BaselineGateway(baseline, config, listen=f"127.0.0.1:{free_port()}", args=["--percent", "100"])
     return GatewayProcess(config, listen=f"127.0.0.1:{free_port()}", args=["--percent", "100"])
 
 
@@ -145,7 +161,7 @@ async def overhead(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         for regime, rate in (("closed_loop", None), ("open_loop", args.rate)):
             rounds: list[dict[str, Any]] = []
             for r in range(args.rounds):
-                order = list(paths)[r % len(paths):] + list(paths)[: r % len(paths)]
+                order = list(paths)[r % len(paths) :] + list(paths)[: r % len(paths)]
                 row = {}
                 for name in order:
                     url, api = paths[name]
@@ -154,8 +170,9 @@ async def overhead(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     row[name] = await measure(url, api=api, concurrency=64, requests=args.requests, max_tokens=16,
                                               rate=rate)  # fmt: skip
                     # CPU of the proxy (nginx: its workers); for "direct", the simulator's own.
-                    row[name]["cpu_ms_per_request"] = (cpu_s(pids[proxy]) - before) * 1000 / (
-                        row[name]["requests"] + 64)
+                    row[name]["cpu_ms_per_request"] = (
+                        (cpu_s(pids[proxy]) - before) * 1000 / (row[name]["requests"] + 64)
+                    )
                     print(f"{regime} round {r + 1} {name}: TTFT median {row[name]['ttft_median_ms']:.2f} ms",
                           flush=True)  # fmt: skip
                 rounds.append(row)
