@@ -232,12 +232,12 @@ class Pool:
         self._idle.clear()
 
 
-def encode_request(method: str, path: str, host: str, headers: dict[str, str], body: bytes | None) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    if body is not None or method in ("POST", "PUT", "PATCH"):
-        lines.append(f"Content-Length: {len(body or b'')}")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+def encode_request(method: str, path: str, host: str, headers: dict[str, str] | bytes, body: bytes | None) -> bytes:
+    """One request as it goes on the wire; ``headers`` as a mapping, or as header lines already encoded."""
+    if not isinstance(headers, bytes):
+        headers = "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode("latin-1")
+    length = f"Content-Length: {len(body or b'')}\r\n" if body is not None or method in ("POST", "PUT", "PATCH") else ""
+    head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n".encode("latin-1") + headers + length.encode() + b"\r\n"
     return head + body if body else head
 
 

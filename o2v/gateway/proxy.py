@@ -31,12 +31,21 @@ _TOKENS = re.compile(rb'"(?:eval_count|completion_tokens)":\s*(\d+)')
 _TAIL_BYTES = 4096
 
 
-def forward_headers(request: web.BaseRequest) -> dict[str, str]:
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in _REQUEST_DROP}
-    if request.remote:
-        prior = request.headers.get("X-Forwarded-For")
-        headers["X-Forwarded-For"] = f"{prior}, {request.remote}" if prior else request.remote
-    return headers
+_FORWARD_DROP = frozenset(name.encode() for name in (*_REQUEST_DROP, "x-forwarded-for"))
+_FORWARD_DROP_AUTHORIZATION = _FORWARD_DROP | {b"authorization"}
+
+
+def forward_head(request: web.BaseRequest, *, drop_authorization: bool) -> bytes:
+    """The client's header lines as they go to the backend, bytes as received (no decoding and re-encoding):
+    hop-by-hop fields dropped, and the client's Authorization where the backend gets the gateway's key instead;
+    X-Forwarded-For extended with the client's address."""
+    drop = _FORWARD_DROP_AUTHORIZATION if drop_authorization else _FORWARD_DROP
+    lines = [b"%s: %s\r\n" % (name, value) for name, value in request.raw_headers if name.lower() not in drop]
+    prior = request.headers.get("X-Forwarded-For")
+    forwarded = f"{prior}, {request.remote}" if prior and request.remote else prior or request.remote
+    if forwarded:
+        lines.append(f"X-Forwarded-For: {forwarded}\r\n".encode("utf-8", "surrogateescape"))
+    return b"".join(lines)
 
 
 def response_headers(upstream: CIMultiDict[str] | Any, backend: str) -> CIMultiDict[str]:
@@ -68,10 +77,11 @@ def with_model(body: bytes, parsed: dict[str, Any] | None, model: str | None) ->
     return orjson.dumps({**parsed, "model": model})
 
 
-class _HeadWithBody(web.StreamResponse):
+class HeadWithBody(web.StreamResponse):
     """A response whose head goes out in the same write as the first body bytes, not on its own at
     ``prepare()`` (aiohttp's ``web.Response`` does the same): one system call less per request. Used only when
-    those bytes are already here, so the head never waits for the backend."""
+    those bytes are already here, or with ``write(b"")`` (the head alone) before waiting for the backend, so the
+    head never waits for it. On an aiohttp without this switch the head goes out at ``prepare()``, as before."""
 
     _send_headers_immediately = False
 
@@ -80,13 +90,18 @@ async def pass_through(
     request: web.BaseRequest, ex: Exchange, upstream: Upstream, body: bytes | None
 ) -> web.StreamResponse:
     try:
-        async with upstream.request(request.method, request.path_qs, headers=forward_headers(request), body=body) as up:
+        async with upstream.request(
+            request.method,
+            request.path_qs,
+            headers=forward_head(request, drop_authorization=upstream.replaces_authorization),
+            body=body,
+        ) as up:
             ex.status = up.status
             if up.status >= 400:
                 ex.error_kind = f"http_{up.status}"
             headers = response_headers(up.headers, ex.backend)
             first = up.read_nowait()
-            kind = _HeadWithBody if first or up.complete else web.StreamResponse
+            kind = HeadWithBody if first or up.complete else web.StreamResponse
             response = kind(status=up.status, reason=up.reason, headers=headers)
             if up.content_length is not None and "Transfer-Encoding" not in up.headers:
                 response.content_length = up.content_length

@@ -27,7 +27,7 @@ class _Exchange:
     __slots__ = ("_upstream", "_wire", "_method", "_path", "_conn")
 
     def __init__(
-        self, upstream: Upstream, method: str, path: str, headers: Mapping[str, str], body: bytes | None
+        self, upstream: Upstream, method: str, path: str, headers: Mapping[str, str] | bytes, body: bytes | None
     ) -> None:
         self._upstream = upstream
         self._wire = upstream.wire(method, path, headers, body)
@@ -71,6 +71,11 @@ class Upstream:
         self.idle_timeout_s = idle_timeout_s
         self._pool: Pool | None = None
         self._host_header = ""
+        # vLLM gets the gateway's key instead of whatever the client sent.
+        self.replaces_authorization = backend == "vllm"
+        self._auth_line = (
+            f"Authorization: Bearer {api_key}\r\n".encode("latin-1") if api_key and backend == "vllm" else b""
+        )
 
     @property
     def name(self) -> str:
@@ -94,13 +99,17 @@ class Upstream:
             out["Authorization"] = f"Bearer {self.api_key}"
         return out
 
-    def request(self, method: str, path: str, *, headers: Mapping[str, str], body: bytes | None) -> _Exchange:
+    def request(self, method: str, path: str, *, headers: Mapping[str, str] | bytes, body: bytes | None) -> _Exchange:
         """``async with upstream.request(...) as response``: the response head is in; the connection goes back
         to the pool (or is closed) when the block ends."""
         assert self._pool is not None, "Upstream.start() first"
         return _Exchange(self, method, path, headers, body)
 
-    def wire(self, method: str, path: str, headers: Mapping[str, str], body: bytes | None) -> bytes:
+    def wire(self, method: str, path: str, headers: Mapping[str, str] | bytes, body: bytes | None) -> bytes:
+        """The request's bytes. ``headers`` as encoded lines (the proxy's, without the client's Authorization
+        where ``replaces_authorization``) or as a mapping, filtered here."""
+        if isinstance(headers, bytes):
+            return encode_request(method, path, self._host_header, headers + self._auth_line, body)
         return encode_request(method, path, self._host_header, self.auth_headers(headers), body)
 
     async def send(self, wire: bytes, method: str, path: str) -> tuple[Connection, LeanResponse]:
