@@ -58,7 +58,7 @@ def requests_for(path: str) -> tuple[str, dict[str, str], bytes]:
         body = {"model": MODEL, "messages": MESSAGES, "max_tokens": TOKENS, "stream": True,
                 "stream_options": {"include_usage": True}}  # fmt: skip
         return "/v1/chat/completions", {"Content-Type": "application/json"}, orjson.dumps(body)
-    native = {"model": MODEL, "messages": MESSAGES, "options": {"num_predict": TOKENS}}
+    native: dict[str, Any] = {"model": MODEL, "messages": MESSAGES, "options": {"num_predict": TOKENS}}
     if path == "native-whole":
         native["stream"] = False
     headers = {"Content-Type": "application/json"}
