@@ -120,13 +120,15 @@ async def _relay(response: web.StreamResponse, ex: Exchange, upstream: Upstream,
     previous = last = b""
     try:
         chunk = first or await upstream.read_chunk(up)
-        while chunk:
+        if chunk:
             ex.mark_first_byte()
+        while chunk:
             previous, last = last, chunk
             if up.complete:
                 break
             await response.write(chunk)
-            chunk = await upstream.read_chunk(up)
+            # What arrived meanwhile is taken at once; only an empty buffer means waiting for the backend.
+            chunk = up.read_nowait() or await upstream.read_chunk(up)
     except UpstreamError as exc:
         # Headers are gone already: the error travels inside the stream, as the backend itself would send it.
         ex.error_kind = exc.kind
