@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -96,25 +97,42 @@ class Nginx:
             self.proc.wait(timeout=10)
 
 
-def gateway_for(vllm_url: str, workdir: Path) -> GatewayProcess:
+class BaselineGateway(GatewayProcess):
+    """``o2v gateway`` from another copy of the code (``git archive <commit> o2v | tar -x -C DIR``), so a change
+    and the code before it are measured side by side in one run, under the same load."""
+
+    def __init__(self, root: Path, config: Path, *, listen: str, args: list[str]) -> None:
+        super().__init__(config, listen=listen, args=args)
+        self.root = root
+
+    @property
+    def command(self) -> list[str]:
+        code = f"import sys; sys.path.insert(0, {str(self.root)!r}); from o2v.cli import main; main()"
+        return [sys.executable, "-c", code, *super().command[3:]]
+
+
+def gateway_for(vllm_url: str, workdir: Path, baseline: Path | None = None) -> GatewayProcess:
     config = workdir / f"gateway-{free_port()}.yaml"
     config.write_text(yaml.safe_dump({
         "store": {"url": f"sqlite:///{workdir / 'bench.db'}"},
         "gateway": {"ollama_url": vllm_url, "vllm_url": vllm_url, "admin_listen": f"127.0.0.1:{free_port()}"},
     }))  # fmt: skip
     # Everyone (unnamed) on vLLM; "Ollama" is pointed at the same simulator, never used.
+    if baseline is not None:
+        return BaselineGateway(baseline, config, listen=f"127.0.0.1:{free_port()}", args=["--percent", "100"])
     return GatewayProcess(config, listen=f"127.0.0.1:{free_port()}", args=["--percent", "100"])
 
 
 async def measure(
-    url: str, *, api: str, concurrency: int, requests: int, max_tokens: int, rate: float | None = None
+    url: str, *, api: str, concurrency: int, requests: int, max_tokens: int, rate: float | None = None,
+    api_key: str | None = None,
 ) -> dict[str, Any]:
     """One level of the load generator: ``concurrency`` streams in a closed loop, or Poisson arrivals at ``rate``
     with at most ``concurrency`` in flight."""
     mode: dict[str, Any] = {"mode": "rate", "rate_rps": [rate], "max_concurrency": concurrency} if rate else {}
     workload = Workload(
         url=url, api=api, model=MODEL, concurrency=[concurrency], requests_per_level=requests,  # type: ignore[arg-type]
-        max_tokens=max_tokens, warmup_requests=min(concurrency, 64), request_timeout_s=300, **mode,
+        max_tokens=max_tokens, warmup_requests=min(concurrency, 64), request_timeout_s=300, api_key=api_key, **mode,
     )  # fmt: skip
     result = await run_loadtest(workload)
     level = result.levels[0]
@@ -126,43 +144,106 @@ async def measure(
     }  # fmt: skip
 
 
-def litellm_status() -> str:
-    try:
-        import litellm  # noqa: F401
-    except ImportError:
-        return "not installed"
-    return "installed"
+LITELLM_KEY = "sk-o2v-bench-5f1e0c9a7b3d4e2f8a6c1b0d9e8f7a6b"  # LiteLLM refuses to start without a master key
+LITELLM_CONF = """
+model_list:
+  - model_name: "{model}"
+    litellm_params: {{model: "openai/{model}", api_base: "{upstream}/v1", api_key: "none"}}
+general_settings: {{master_key: "{key}"}}
+litellm_settings: {{drop_params: true}}
+"""
+
+
+class LiteLLM:
+    """LiteLLM's proxy (``litellm --config``) from its own virtual environment, never a dependency of o2v:
+    ``python3 -m venv /tmp/litellm && /tmp/litellm/bin/pip install 'litellm[proxy]'``."""
+
+    def __init__(self, exe: Path, upstream: str, workdir: Path) -> None:
+        self.exe = exe
+        self.port = free_port()
+        self.config = workdir / "litellm.yaml"
+        self.config.write_text(LITELLM_CONF.format(model=MODEL, upstream=upstream, key=LITELLM_KEY))
+        self.log = workdir / "litellm.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiteLLM:
+        import urllib.request
+
+        env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}  # no fetch from the internet at start
+        with open(self.log, "wb") as log:
+            command = [str(self.exe), "--config", str(self.config), "--host", "127.0.0.1", "--port", str(self.port)]
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/health/liveliness", timeout=1):
+                    return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.5)
+        self.__exit__()
+        raise RuntimeError(f"LiteLLM did not start: see {self.log}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+
+def litellm_status(exe: Path | None) -> str:
+    if exe is None:
+        return "not measured: pass --litellm PATH (LiteLLM's proxy command, in a virtual environment of its own)"
+    if not exe.exists():
+        return f"not measured: {exe} does not exist"
+    version = subprocess.run([str(exe.parent / "pip"), "show", "litellm"], capture_output=True, text=True).stdout
+    return next((line for line in version.splitlines() if line.startswith("Version:")), "installed")
 
 
 async def overhead(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    with SimulatorProcess("vllm", args=[*ZERO, "--served-model-name", MODEL]) as sim, \
-            gateway_for(sim.url, workdir) as gw, Nginx(f"127.0.0.1:{sim.port}") as nginx:  # fmt: skip
-        paths = {"direct": (sim.url, "openai"), "gateway": (gw.url, "openai"), "nginx": (nginx.url, "openai"),
-                 "gateway-native": (gw.url, "ollama")}  # fmt: skip
-        pids = {"gateway": gw.proc.pid if gw.proc else 0, "nginx": nginx.proc.pid if nginx.proc else 0,
-                "direct": sim.proc.pid if sim.proc else 0}  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        sim = stack.enter_context(SimulatorProcess("vllm", args=[*ZERO, "--served-model-name", MODEL]))
+        gw = stack.enter_context(gateway_for(sim.url, workdir))
+        nginx = stack.enter_context(Nginx(f"127.0.0.1:{sim.port}"))
+        # path -> (URL, API, the process whose CPU is counted, API key)
+        paths: dict[str, tuple[str, str, Any, str | None]] = {
+            "direct": (sim.url, "openai", sim, None), "gateway": (gw.url, "openai", gw, None),
+            "nginx": (nginx.url, "openai", nginx, None), "gateway-native": (gw.url, "ollama", gw, None),
+        }  # fmt: skip
+        if args.baseline is not None:
+            before = stack.enter_context(gateway_for(sim.url, workdir, args.baseline))
+            paths["gateway-before"] = (before.url, "openai", before, None)
+            paths["gateway-native-before"] = (before.url, "ollama", before, None)
+        if args.litellm is not None and args.litellm.exists():
+            litellm = stack.enter_context(LiteLLM(args.litellm, sim.url, workdir))
+            paths["litellm"] = (litellm.url, "openai", litellm, LITELLM_KEY)
         out: dict[str, Any] = {}
         for regime, rate in (("closed_loop", None), ("open_loop", args.rate)):
             rounds: list[dict[str, Any]] = []
             for r in range(args.rounds):
-                order = list(paths)[r % len(paths):] + list(paths)[: r % len(paths)]
+                order = list(paths)[r % len(paths) :] + list(paths)[: r % len(paths)]
                 row = {}
                 for name in order:
-                    url, api = paths[name]
-                    proxy = "gateway" if name.startswith("gateway") else name
-                    before = cpu_s(pids[proxy])
+                    url, api, proc, key = paths[name]
+                    pid = proc.proc.pid if proc.proc else 0
+                    cpu_before = cpu_s(pid)
                     row[name] = await measure(url, api=api, concurrency=64, requests=args.requests, max_tokens=16,
-                                              rate=rate)  # fmt: skip
+                                              rate=rate, api_key=key)  # fmt: skip
                     # CPU of the proxy (nginx: its workers); for "direct", the simulator's own.
-                    row[name]["cpu_ms_per_request"] = (cpu_s(pids[proxy]) - before) * 1000 / (
-                        row[name]["requests"] + 64)
-                    print(f"{regime} round {r + 1} {name}: TTFT median {row[name]['ttft_median_ms']:.2f} ms",
-                          flush=True)  # fmt: skip
+                    row[name]["cpu_ms_per_request"] = (cpu_s(pid) - cpu_before) * 1000 / (row[name]["requests"] + 64)
+                    print(f"{regime} round {r + 1} {name}: TTFT median {row[name]['ttft_median_ms']:.2f} ms, "
+                          f"CPU {row[name]['cpu_ms_per_request']:.3f} ms/request", flush=True)  # fmt: skip
                 rounds.append(row)
             added = {name: [row[name]["ttft_median_ms"] - row["direct"]["ttft_median_ms"] for row in rounds]
-                     for name in ("gateway", "nginx", "gateway-native")}  # fmt: skip
+                     for name in paths if name != "direct"}  # fmt: skip
+            cpu = {name: statistics.median(row[name]["cpu_ms_per_request"] for row in rounds) for name in paths}
             out[regime] = {"rate_rps": rate, "rounds": rounds, "added_ttft_per_round_ms": added,
-                           "added_ttft_median_ms": {k: statistics.median(v) for k, v in added.items()}}  # fmt: skip
+                           "added_ttft_median_ms": {k: statistics.median(v) for k, v in added.items()},
+                           "cpu_ms_per_request_median": cpu}  # fmt: skip
     return out
 
 
@@ -204,13 +285,19 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=1280, help="requests per path per round at 64 streams")
     parser.add_argument("--rate", type=float, default=100.0, help="open-loop arrival rate (req/s), cap 64 in flight")
     parser.add_argument("--skip-thousand", action="store_true")
+    parser.add_argument("--baseline", type=Path,
+                        help="a copy of the code before a change (git archive REV o2v | tar -x -C DIR): its gateway "
+                             "runs as 'gateway-before' and 'gateway-native-before' in the same rounds")  # fmt: skip
+    parser.add_argument("--litellm", type=Path,
+                        help="LiteLLM's proxy command (e.g. /tmp/litellm/bin/litellm); left out when not given")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "gateway_overhead.json")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="o2v-gw-bench-"))
     result: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "nginx": subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip(),  # noqa: ASYNC221
-        "litellm": litellm_status(),
+        "litellm": litellm_status(args.litellm),
+        "load_average_at_start": os.getloadavg(),
     }
     result["overhead_64_streams"] = await overhead(args, workdir)
     result["chunk_timing_16_streams"] = await chunk_timing(workdir)
@@ -220,7 +307,8 @@ async def main() -> None:
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "overhead_64_streams"}, indent=2))
     for regime, figures in result["overhead_64_streams"].items():
-        print(regime, json.dumps(figures["added_ttft_median_ms"]))
+        print(regime, "added TTFT", json.dumps(figures["added_ttft_median_ms"]))
+        print(regime, "CPU ms/request", json.dumps(figures["cpu_ms_per_request_median"]))
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ class ClientDirectory:
         self._networks.sort(key=lambda pair: -pair[0].prefixlen)
         self._agents = [(re.compile(rule.user_agent), name) for name, rule in clients.items() if rule.user_agent]
         self._by_address: dict[str, str | None] = {}
+        self._unnamed: dict[str, Caller] = {}  # one Caller per unnamed address, not one per request
         self.names = sorted({*api_keys, *clients})
 
     def identify(
@@ -91,7 +92,12 @@ class ClientDirectory:
             for pattern, agent_name in self._agents:
                 if pattern.search(user_agent):
                     return Caller(agent_name, agent_name, "user_agent")
-        return Caller(UNNAMED, address, "unnamed")
+        caller = self._unnamed.get(address)
+        if caller is None:
+            if len(self._unnamed) >= _CACHE_LIMIT:
+                self._unnamed.clear()
+            caller = self._unnamed[address] = Caller(UNNAMED, address, "unnamed")
+        return caller
 
     def _match_key(self, token: str) -> str | None:
         sent = token.encode()

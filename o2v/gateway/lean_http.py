@@ -42,9 +42,19 @@ class LeanResponse:
         value = self.headers.get("Content-Length")
         return int(value) if value is not None and value.isdigit() else None
 
-    async def read(self) -> bytes:
-        """Every body byte received so far (waiting for the next piece when none is pending); b"" at the end."""
-        return await self._conn.next_piece()
+    async def read(self, idle_timeout_s: float | None = None) -> bytes:
+        """Every body byte received so far (waiting for the next piece when none is pending); b"" at the end.
+        ``TimeoutError`` when nothing arrives for ``idle_timeout_s``."""
+        return await self._conn.next_piece(idle_timeout_s)
+
+    def read_nowait(self) -> bytes:
+        """The body bytes already received, without waiting (b"" when none are pending)."""
+        return self._conn.take_pieces()
+
+    @property
+    def complete(self) -> bool:
+        """The whole answer is here and was read: no body byte is left to come."""
+        return self._conn.finished
 
 
 class Connection(asyncio.Protocol):
@@ -121,25 +131,44 @@ class Connection(asyncio.Protocol):
         self.transport.write(request)
         return self._response
 
-    async def head(self) -> None:
+    async def head(self, timeout_s: float | None = None) -> None:
+        """Wait for the response head; ``TimeoutError`` after ``timeout_s``."""
         assert self._head is not None
-        await self._head
+        if self._head.done():
+            return self._head.result()
+        timer = _expire_later(self._head, timeout_s)
+        try:
+            await self._head
+        finally:
+            if timer is not None:
+                timer.cancel()
 
-    async def next_piece(self) -> bytes:
+    async def next_piece(self, idle_timeout_s: float | None = None) -> bytes:
         while not self._pieces:
             if self._error is not None:
                 raise self._error
             if self._done:
                 return b""
-            self._waiter = asyncio.get_running_loop().create_future()
+            # A timer on the loop rather than asyncio.timeout(): no cancellation of the task to undo, and the
+            # timer is only armed when there is really something to wait for.
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            timer = _expire_later(waiter, idle_timeout_s)
             try:
-                await self._waiter
+                await waiter
             finally:
                 self._waiter = None
-        if len(self._pieces) == 1:
-            return self._pieces.popleft()
-        data = b"".join(self._pieces)
-        self._pieces.clear()
+                if timer is not None:
+                    timer.cancel()
+        return self.take_pieces()
+
+    def take_pieces(self) -> bytes:
+        pieces = self._pieces
+        if not pieces:
+            return b""
+        if len(pieces) == 1:
+            return pieces.popleft()
+        data = b"".join(pieces)
+        pieces.clear()
         return data
 
     @property
@@ -161,6 +190,17 @@ class Connection(asyncio.Protocol):
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+
+
+def _expire_later(future: asyncio.Future[None], timeout_s: float | None) -> asyncio.TimerHandle | None:
+    if timeout_s is None:
+        return None
+    return asyncio.get_running_loop().call_later(timeout_s, _expire, future)
+
+
+def _expire(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 class Pool:
@@ -192,12 +232,12 @@ class Pool:
         self._idle.clear()
 
 
-def encode_request(method: str, path: str, host: str, headers: dict[str, str], body: bytes | None) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    if body is not None or method in ("POST", "PUT", "PATCH"):
-        lines.append(f"Content-Length: {len(body or b'')}")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+def encode_request(method: str, path: str, host: str, headers: dict[str, str] | bytes, body: bytes | None) -> bytes:
+    """One request as it goes on the wire; ``headers`` as a mapping, or as header lines already encoded."""
+    if not isinstance(headers, bytes):
+        headers = "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode("latin-1")
+    length = f"Content-Length: {len(body or b'')}\r\n" if body is not None or method in ("POST", "PUT", "PATCH") else ""
+    head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n".encode("latin-1") + headers + length.encode() + b"\r\n"
     return head + body if body else head
 
 
@@ -208,4 +248,3 @@ def split_url(url: str) -> tuple[str, int, str, bool]:
     parts = urlsplit(url)
     tls = parts.scheme == "https"
     return parts.hostname or "127.0.0.1", parts.port or (443 if tls else 80), parts.netloc, tls
-

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from o2v.gateway import translate as tr
 from o2v.gateway.observe import Exchange
-from o2v.gateway.proxy import tokens_in
+from o2v.gateway.proxy import HeadWithBody, tokens_in
 from o2v.gateway.replies import BACKEND_HEADER, error_response, stream_error_chunk
 from o2v.gateway.upstream import UpstreamError
 
@@ -111,25 +111,41 @@ async def _stream(
 ) -> web.StreamResponse:
     """vLLM's SSE events, as they arrive, written as Ollama NDJSON lines; the done line built at the end."""
     vllm = gw.upstreams["vllm"]
-    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson", BACKEND_HEADER: "vllm"})
+    headers = {"Content-Type": "application/x-ndjson", BACKEND_HEADER: "vllm"}
+    response = HeadWithBody(headers=headers)
     await response.prepare(request)
+    head_sent = False
     pending = b""
+    held: list[bytes] = []  # lines from vLLM's last piece: they go out with the done line, in one write
     try:
-        while chunk := await vllm.read_chunk(up):
+        while True:
+            chunk = up.read_nowait()
+            if not chunk and not up.complete:
+                if not head_sent:  # nothing to send the head with yet: it goes now, the client sees the answer
+                    await response.write(b"")
+                    head_sent = True
+                chunk = await vllm.read_chunk(up)
+            if not chunk:
+                break
             ex.mark_first_byte()
             pending += chunk
             *events, pending = pending.split(b"\n\n")
             lines = _translate_events(stream, events)
-            if lines:
-                await response.write(b"".join(lines))
-            if stream.failed:  # vLLM sent an error event: it went out as Ollama's error line
+            if stream.failed:  # vLLM sent an error event: it goes out as Ollama's error line
                 ex.error_kind = "stream_error"
+                await response.write(b"".join(lines))
                 response.force_close()
                 return response
+            if up.complete:
+                held = lines
+                break
+            if lines:
+                await response.write(b"".join(lines))
+                head_sent = True
         final = stream.finish()
         ex.output_tokens = tokens_in(final)
-        await response.write(final)
-        await response.write_eof()
+        held.append(final)
+        await response.write_eof(b"".join(held))
     except UpstreamError as exc:
         ex.error_kind = exc.kind
         await _write_quietly(response, stream_error_chunk("native", str(exc), sse=False))

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as PromCounter
@@ -77,6 +78,24 @@ class Observer:
         )  # fmt: skip
         self.routing_version = Gauge("o2v_gateway_routing_version", "Routing table version in force.", registry=r)
         self.ignored_by_client: dict[str, Counter[str]] = {}
+        # Labelled series, looked up once: prometheus_client's labels() checks and locks on every call.
+        self._series: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
+        self._counted: dict[tuple[str, str, str, int], Any] = {}
+        self._gauges: dict[str, Any] = {}
+
+    def in_flight_for(self, backend: str) -> Any:
+        gauge = self._gauges.get(backend)
+        if gauge is None:
+            gauge = self._gauges[backend] = self.in_flight.labels(backend)
+        return gauge
+
+    def count(self, backend: str, client: str, api: str, status: int) -> None:
+        """One answered request in ``o2v_gateway_requests_total``."""
+        key = (backend, client, api, status)
+        counter = self._counted.get(key)
+        if counter is None:
+            counter = self._counted[key] = self.requests.labels(backend, client, api, str(status))
+        counter.inc()
 
     def note_ignored(self, caller: Caller, options: list[str]) -> None:
         """Options accepted but not honoured by vLLM: counted so the cutover knows who relies on them."""
@@ -92,18 +111,25 @@ class Observer:
         client = _label(ex.caller)
         ttft_s = (ex.first_byte - ex.started) if ex.streamed and ex.first_byte is not None else None
         e2e_s = end - ex.started
-        self.requests.labels(ex.backend, client, ex.api, str(ex.status)).inc()
-        self.e2e.labels(ex.backend, client).observe(e2e_s)
+        self.count(ex.backend, client, ex.api, ex.status)
+        series = self._series.get((ex.backend, client))
+        if series is None:
+            series = self._series[(ex.backend, client)] = (
+                self.e2e.labels(ex.backend, client), self.ttft.labels(ex.backend, client),
+                self.tokens.labels(ex.backend, client),
+            )  # fmt: skip
+        e2e, ttft, tokens = series
+        e2e.observe(e2e_s)
         if ttft_s is not None:
-            self.ttft.labels(ex.backend, client).observe(ttft_s)
+            ttft.observe(ttft_s)
         if ex.output_tokens:
-            self.tokens.labels(ex.backend, client).inc(ex.output_tokens)
+            tokens.inc(ex.output_tokens)
         if ex.error_kind is not None:
             self.errors.labels(ex.backend, ex.error_kind).inc()
         if self.writer is not None:
-            # model_construct: every field is already typed here; validation would cost more than the rest.
+            # Validated by pydantic-core: with every field given, cheaper than model_construct's Python loop.
             self.writer.add(
-                RequestSample.model_construct(
+                RequestSample(
                     time=datetime.fromtimestamp(ex.wall, UTC),
                     source="gateway",
                     backend="vllm" if ex.backend == "vllm" else "ollama",
@@ -114,6 +140,8 @@ class Observer:
                     e2e_ms=e2e_s * 1000,
                     output_tokens=ex.output_tokens,
                     error_kind=ex.error_kind,
+                    run_id=None,
+                    concurrency=None,
                     api=ex.api,
                 )
             )

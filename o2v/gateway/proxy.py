@@ -31,26 +31,43 @@ _TOKENS = re.compile(rb'"(?:eval_count|completion_tokens)":\s*(\d+)')
 _TAIL_BYTES = 4096
 
 
-def forward_headers(request: web.BaseRequest) -> dict[str, str]:
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in _REQUEST_DROP}
-    if request.remote:
-        prior = request.headers.get("X-Forwarded-For")
-        headers["X-Forwarded-For"] = f"{prior}, {request.remote}" if prior else request.remote
-    return headers
+_FORWARD_DROP = frozenset(name.encode() for name in (*_REQUEST_DROP, "x-forwarded-for"))
+_FORWARD_DROP_AUTHORIZATION = _FORWARD_DROP | {b"authorization"}
+
+
+def forward_head(request: web.BaseRequest, *, drop_authorization: bool) -> bytes:
+    """The client's header lines as they go to the backend, bytes as received (no decoding and re-encoding):
+    hop-by-hop fields dropped, and the client's Authorization where the backend gets the gateway's key instead;
+    X-Forwarded-For extended with the client's address."""
+    drop = _FORWARD_DROP_AUTHORIZATION if drop_authorization else _FORWARD_DROP
+    lines = [b"%s: %s\r\n" % (name, value) for name, value in request.raw_headers if name.lower() not in drop]
+    prior = request.headers.get("X-Forwarded-For")
+    forwarded = f"{prior}, {request.remote}" if prior and request.remote else prior or request.remote
+    if forwarded:
+        lines.append(f"X-Forwarded-For: {forwarded}\r\n".encode("utf-8", "surrogateescape"))
+    return b"".join(lines)
 
 
 def response_headers(upstream: CIMultiDict[str] | Any, backend: str) -> CIMultiDict[str]:
-    headers: CIMultiDict[str] = CIMultiDict(
-        (k, v) for k, v in upstream.items() if k.lower() not in _RESPONSE_DROP
-    )
+    headers: CIMultiDict[str] = CIMultiDict((k, v) for k, v in upstream.items() if k.lower() not in _RESPONSE_DROP)
     headers[BACKEND_HEADER] = backend
     return headers
 
 
-def tokens_in(tail: bytes) -> int | None:
-    """Output tokens from the end of a response: Ollama's eval_count or OpenAI's usage.completion_tokens."""
-    found = _TOKENS.findall(tail)
-    return int(found[-1]) if found else None
+def tokens_in(last: bytes, previous: bytes = b"") -> int | None:
+    """Output tokens from the end of a response (its last piece, and the one before in case the count was split
+    between them): Ollama's eval_count or OpenAI's usage.completion_tokens, the last one sent."""
+    tail = last[-_TAIL_BYTES:]
+    if len(tail) < _TAIL_BYTES and previous:
+        tail = previous[-(_TAIL_BYTES - len(tail)) :] + tail
+    at = max(tail.rfind(b'"eval_count"'), tail.rfind(b'"completion_tokens"'))
+    if at < 0:
+        return None
+    found = _TOKENS.match(tail, at)
+    if found:
+        return int(found.group(1))
+    every = _TOKENS.findall(tail)  # the last key holds no number (null): an earlier count, if any
+    return int(every[-1]) if every else None
 
 
 def with_model(body: bytes, parsed: dict[str, Any] | None, model: str | None) -> bytes:
@@ -60,36 +77,58 @@ def with_model(body: bytes, parsed: dict[str, Any] | None, model: str | None) ->
     return orjson.dumps({**parsed, "model": model})
 
 
+class HeadWithBody(web.StreamResponse):
+    """A response whose head goes out in the same write as the first body bytes, not on its own at
+    ``prepare()`` (aiohttp's ``web.Response`` does the same): one system call less per request. Used only when
+    those bytes are already here, or with ``write(b"")`` (the head alone) before waiting for the backend, so the
+    head never waits for it. On an aiohttp without this switch the head goes out at ``prepare()``, as before."""
+
+    _send_headers_immediately = False
+
+
 async def pass_through(
     request: web.BaseRequest, ex: Exchange, upstream: Upstream, body: bytes | None
 ) -> web.StreamResponse:
     try:
         async with upstream.request(
-            request.method, request.path_qs, headers=forward_headers(request), body=body
+            request.method,
+            request.path_qs,
+            headers=forward_head(request, drop_authorization=upstream.replaces_authorization),
+            body=body,
         ) as up:
             ex.status = up.status
             if up.status >= 400:
                 ex.error_kind = f"http_{up.status}"
             headers = response_headers(up.headers, ex.backend)
-            response = web.StreamResponse(status=up.status, reason=up.reason, headers=headers)
+            first = up.read_nowait()
+            kind = HeadWithBody if first or up.complete else web.StreamResponse
+            response = kind(status=up.status, reason=up.reason, headers=headers)
             if up.content_length is not None and "Transfer-Encoding" not in up.headers:
                 response.content_length = up.content_length
             ex.streamed = up.content_type in _STREAM_TYPES
             await response.prepare(request)
-            await _relay(response, ex, upstream, up)
+            await _relay(response, ex, upstream, up, first)
             return response
     except UpstreamError as exc:
         ex.status, ex.error_kind = exc.status, exc.kind
         return error_response(ex.api, exc.status, str(exc), ex.backend)
 
 
-async def _relay(response: web.StreamResponse, ex: Exchange, upstream: Upstream, up: Any) -> None:
+async def _relay(response: web.StreamResponse, ex: Exchange, upstream: Upstream, up: Any, first: bytes) -> None:
+    """Each piece from the backend written before the next is read; the piece that ends the answer goes out in
+    one write with the end of the response (and with the head, when it all came at once)."""
     previous = last = b""
     try:
-        while chunk := await upstream.read_chunk(up):
+        chunk = first or await upstream.read_chunk(up)
+        if chunk:
             ex.mark_first_byte()
-            await response.write(chunk)
+        while chunk:
             previous, last = last, chunk
+            if up.complete:
+                break
+            await response.write(chunk)
+            # What arrived meanwhile is taken at once; only an empty buffer means waiting for the backend.
+            chunk = up.read_nowait() or await upstream.read_chunk(up)
     except UpstreamError as exc:
         # Headers are gone already: the error travels inside the stream, as the backend itself would send it.
         ex.error_kind = exc.kind
@@ -101,8 +140,8 @@ async def _relay(response: web.StreamResponse, ex: Exchange, upstream: Upstream,
     except ConnectionError:
         ex.error_kind, ex.status = "client_gone", 499
         return
-    ex.output_tokens = tokens_in((previous + last)[-_TAIL_BYTES:])
-    await _quietly_write_eof(response, ex)
+    ex.output_tokens = tokens_in(last, previous)
+    await _quietly_write_eof(response, ex, chunk)
 
 
 async def _quietly_write(response: web.StreamResponse, data: bytes) -> None:
@@ -112,8 +151,8 @@ async def _quietly_write(response: web.StreamResponse, data: bytes) -> None:
         pass
 
 
-async def _quietly_write_eof(response: web.StreamResponse, ex: Exchange) -> None:
+async def _quietly_write_eof(response: web.StreamResponse, ex: Exchange, data: bytes = b"") -> None:
     try:
-        await response.write_eof()
+        await response.write_eof(data)
     except ConnectionError:
         ex.error_kind, ex.status = "client_gone", 499

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import time
@@ -22,6 +23,7 @@ log = logging.getLogger("o2v.gateway")
 BUCKETS = 10_000
 
 
+@functools.lru_cache(maxsize=65_536)  # unnamed callers come back: hash each address once, not per request
 def bucket(key: str) -> int:
     """The client's fixed place in [0, 10000): the same on every replica and across restarts."""
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % BUCKETS

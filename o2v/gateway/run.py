@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -54,6 +55,9 @@ async def serve_forever(
     config: GatewayConfig, store: Store, *, routes: Mapping[str, Backend] | None = None, percent: float | None = None
 ) -> None:
     async with running_gateway(config, store, routes=routes, percent=percent):
+        # What is loaded by now (modules, settings, the application) lives as long as the process: moved out of
+        # the collector's sight, a full collection no longer re-scans it while requests are being served.
+        gc.freeze()
         print(
             f"o2v gateway on {config.listen_host}:{config.listen_port} (admin {config.admin_host}:{config.admin_port})"
             f" -> Ollama {config.ollama_url}, vLLM {config.vllm_url}",

@@ -154,7 +154,7 @@ class Gateway:
         eligible = api == "openai" or native_here
         backend = choose_backend(caller, table, vllm_serves_model=eligible and self.models.vllm_serves(model))
         ex = Exchange(caller=caller, api=api, path=path, backend=backend, model=model or "")
-        gauge = self.observer.in_flight.labels(backend)
+        gauge = self.observer.in_flight_for(backend)
         gauge.inc()
         try:
             if backend == "vllm" and api == "native":
@@ -169,7 +169,7 @@ class Gateway:
             if model is not None:
                 self.observer.record(ex)
             else:
-                self.observer.requests.labels(backend, caller.name, api, str(ex.status)).inc()
+                self.observer.count(backend, caller.name, api, ex.status)
         return response
 
     def _too_large(self, api: Any, size: int | None, backend: str) -> web.Response:

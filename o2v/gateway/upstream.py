@@ -8,9 +8,7 @@ message the proxy turns into the client API's error shape, naming the backend an
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -20,6 +18,29 @@ from o2v.gateway.lean_http import Broken, Connection, LeanResponse, Pool, encode
 from o2v.store_schema import Backend
 
 NAMES = {"ollama": "Ollama", "vllm": "vLLM"}
+
+
+class _Exchange:
+    """One request on a pooled connection, as an async context manager (a class: cheaper per request than a
+    generator-based one)."""
+
+    __slots__ = ("_upstream", "_wire", "_method", "_path", "_conn")
+
+    def __init__(
+        self, upstream: Upstream, method: str, path: str, headers: Mapping[str, str] | bytes, body: bytes | None
+    ) -> None:
+        self._upstream = upstream
+        self._wire = upstream.wire(method, path, headers, body)
+        self._method, self._path = method, path
+        self._conn: Connection | None = None
+
+    async def __aenter__(self) -> LeanResponse:
+        self._conn, response = await self._upstream.send(self._wire, self._method, self._path)
+        return response
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            self._upstream.release(self._conn)
 
 
 class UpstreamError(ServerError):
@@ -50,6 +71,11 @@ class Upstream:
         self.idle_timeout_s = idle_timeout_s
         self._pool: Pool | None = None
         self._host_header = ""
+        # vLLM gets the gateway's key instead of whatever the client sent.
+        self.replaces_authorization = backend == "vllm"
+        self._auth_line = (
+            f"Authorization: Bearer {api_key}\r\n".encode("latin-1") if api_key and backend == "vllm" else b""
+        )
 
     @property
     def name(self) -> str:
@@ -73,27 +99,28 @@ class Upstream:
             out["Authorization"] = f"Bearer {self.api_key}"
         return out
 
-    @asynccontextmanager
-    async def request(
-        self, method: str, path: str, *, headers: Mapping[str, str], body: bytes | None
-    ) -> AsyncIterator[LeanResponse]:
+    def request(self, method: str, path: str, *, headers: Mapping[str, str] | bytes, body: bytes | None) -> _Exchange:
+        """``async with upstream.request(...) as response``: the response head is in; the connection goes back
+        to the pool (or is closed) when the block ends."""
+        assert self._pool is not None, "Upstream.start() first"
+        return _Exchange(self, method, path, headers, body)
+
+    def wire(self, method: str, path: str, headers: Mapping[str, str] | bytes, body: bytes | None) -> bytes:
+        """The request's bytes. ``headers`` as encoded lines (the proxy's, without the client's Authorization
+        where ``replaces_authorization``) or as a mapping, filtered here."""
+        if isinstance(headers, bytes):
+            return encode_request(method, path, self._host_header, headers + self._auth_line, body)
+        return encode_request(method, path, self._host_header, self.auth_headers(headers), body)
+
+    async def send(self, wire: bytes, method: str, path: str) -> tuple[Connection, LeanResponse]:
         pool = self._pool
         assert pool is not None, "Upstream.start() first"
-        wire = encode_request(method, path, self._host_header, self.auth_headers(headers), body)
-        conn, response = await self._send(pool, wire, method, path)
-        try:
-            yield response
-        finally:
-            pool.release(conn)
-
-    async def _send(self, pool: Pool, wire: bytes, method: str, path: str) -> tuple[Connection, LeanResponse]:
         for attempt in (1, 2):
             conn = await self._connect(pool, fresh=attempt == 2)
             reused = conn.served > 0
             response = conn.send(wire, method == "HEAD")
             try:
-                async with asyncio.timeout(self.response_timeout_s):
-                    await conn.head()
+                await conn.head(self.response_timeout_s)
                 return conn, response
             except TimeoutError:
                 conn.close()
@@ -110,6 +137,12 @@ class Upstream:
                     502, "disconnect", f"{self.name} at {self.url} {exc} before answering", url=self.url
                 ) from exc
         raise AssertionError("unreachable")
+
+    def release(self, conn: Connection) -> None:
+        if self._pool is not None:
+            self._pool.release(conn)
+        else:
+            conn.close()
 
     async def _connect(self, pool: Pool, *, fresh: bool) -> Connection:
         try:
@@ -128,8 +161,7 @@ class Upstream:
     async def read_chunk(self, response: LeanResponse) -> bytes:
         """The next bytes of the body as soon as they arrive (b"" at its end), within the idle timeout."""
         try:
-            async with asyncio.timeout(self.idle_timeout_s):
-                return await response.read()
+            return await response.read(self.idle_timeout_s)
         except TimeoutError:
             raise UpstreamError(
                 504, "stall", f"{self.name} at {self.url} sent nothing for {self.idle_timeout_s:g}s mid-response",
