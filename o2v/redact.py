@@ -64,6 +64,8 @@ _SECRET_NAME = re.compile(
     r"|.[_.-]key$",
     re.IGNORECASE,
 )
+# Names ending in _key that name a lookup, not a credential: their values are ids that runs and people compare.
+_LOOKUP_KEY = re.compile(r"(?:^|_)(?:idempotency|pause|cache|sort|partition|primary|foreign|dedup)_key$", re.IGNORECASE)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 # Unquoted values that are references or types, not secrets: keep them readable.
 _NOT_A_VALUE = re.compile(
@@ -88,7 +90,8 @@ def remember_secrets(values: Iterable[str | None]) -> None:
 
 
 def _is_secret_name(name: str) -> bool:
-    return bool(_SECRET_NAME.search(_CAMEL.sub("_", name.strip(".-"))))
+    words = _CAMEL.sub("_", name.strip(".-"))
+    return bool(_SECRET_NAME.search(words)) and not _LOOKUP_KEY.search(words)
 
 
 def _masked(value: str, *, after_colon: bool) -> str | None:

@@ -83,6 +83,8 @@ def test_structures_are_redacted_value_by_value() -> None:
         "hf_token_required": True,
         "max_tokens": 64,
         "nested": {"token": "abc", "notes": "fine"},
+        "idempotency_key": "o2v-decommission-m1-3",  # a lookup id, compared across runs: not a credential
+        "pause_key": "stage-1",
     }
     assert redact_data(data) == {
         "evidence": ["ollama.Client(host='http://***@h:11434')"],
@@ -91,6 +93,8 @@ def test_structures_are_redacted_value_by_value() -> None:
         "hf_token_required": True,
         "max_tokens": 64,
         "nested": {"token": MASK, "notes": "fine"},
+        "idempotency_key": "o2v-decommission-m1-3",
+        "pause_key": "stage-1",
     }
 
 
