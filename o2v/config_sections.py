@@ -26,8 +26,10 @@ class Section(BaseModel):
 class OllamaSettings(Section):
     url: str = Field("http://127.0.0.1:11434", description="Base URL of the Ollama server being migrated away from.")
     container_name: str = Field("ollama", description="Docker container running Ollama (for logs and environment).")
-    log_source: Literal["docker", "file", "none"] = Field(
-        "docker", description="Where Ollama's logs are read: the container's Docker logs, a file, or nowhere."
+    log_source: Literal["docker", "file", "journald", "none"] = Field(
+        "docker",
+        description="Where Ollama's logs are read: the container's Docker logs, a file, the journal of systemd_unit "
+        "(journalctl), or nowhere.",
     )
     log_file: Path | None = Field(None, description="Path of Ollama's log file when log_source is 'file'.")
     timeout_s: float = Field(30.0, gt=0, le=3600, description="Client timeout the team's tools use, in seconds.")

@@ -7,7 +7,6 @@ its container, image and volume -> final compose files -> GPU memory freed -> su
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -26,7 +25,8 @@ from o2v.decommission.stability import judge_window
 from o2v.decommission.stragglers import collect_blockers, gateway_counters
 from o2v.errors import O2VError
 from o2v.gpu.nvml import NVMLSource
-from o2v.servers.logs import LogRecord, docker_log_lines, parse_lines, read_log
+from o2v.servers.log_source import ollama_log_records
+from o2v.servers.logs import LogRecord
 from o2v.store import Store
 
 Approve = Callable[[str], Answer]  # evidence Markdown -> the person's answer
@@ -35,14 +35,10 @@ ROLLBACK_COMMAND = "o2v rollback --to-ollama"
 
 def log_records(settings: Settings, since: datetime) -> tuple[Iterable[LogRecord] | None, str | None]:
     """Ollama's access log from the window's start, or None and why it could not be read."""
-    source = settings.ollama.log_source
-    if source == "none":
+    if settings.ollama.log_source == "none":
         return None, "Ollama's access log is not read (ollama.log_source: none): stragglers cannot be ruled out"
     try:
-        if source == "file":
-            return list(read_log(settings.ollama.log_file or "")), None
-        start = datetime.fromtimestamp(math.floor(since.timestamp()) - 60, tz=UTC)
-        return list(parse_lines(docker_log_lines(settings.ollama.container_name, since=start))), None
+        return list(ollama_log_records(settings.ollama, since=since)), None
     except (O2VError, OSError) as exc:
         return None, f"Ollama's access log could not be read ({exc}): stragglers cannot be ruled out"
 

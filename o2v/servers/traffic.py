@@ -11,7 +11,6 @@ whole seconds and compared in local time.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +18,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from o2v.errors import ServerError
-from o2v.servers.logs import AccessRecord, docker_log_lines, parse_lines, read_log
+from o2v.servers.log_source import ollama_log_records
+from o2v.servers.logs import AccessRecord, parse_lines
 
 INFERENCE_PATHS = frozenset({"/api/generate", "/api/chat", "/v1/chat/completions", "/v1/completions"})
 
@@ -62,7 +62,7 @@ def ollama_traffic(
     source = settings.ollama.log_source if lines is None else "given lines"
     base = OllamaTraffic(log_source=source, window_start=start, window_end=end, own_requests=own_requests)
     if lines is None and source == "none":
-        return base.model_copy(update={"note": "ollama.log_source is none; set it to docker or file to know"})
+        return base.model_copy(update={"note": "ollama.log_source is none; set it to docker, file or journald to know"})
     try:
         records = parse_lines(lines) if lines is not None else _records(settings, start)
         logged = count_inference(records, start, end)
@@ -84,10 +84,7 @@ def count_inference(records: Iterable[Any], start: datetime, end: datetime) -> i
 
 
 def _records(settings: Any, start: datetime) -> Iterable[Any]:
-    if settings.ollama.log_source == "file":
-        return read_log(settings.ollama.log_file)
-    since = datetime.fromtimestamp(math.floor(start.timestamp()) - 60, tz=start.tzinfo)
-    return parse_lines(docker_log_lines(settings.ollama.container_name, since=since))
+    return ollama_log_records(settings.ollama, since=start)
 
 
 def _local_naive(when: datetime) -> datetime:

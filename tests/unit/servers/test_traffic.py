@@ -36,7 +36,7 @@ def test_requests_in_the_window_beyond_our_own_are_the_teams(tmp_path: Path) -> 
 def test_without_a_log_the_answer_is_unknown_not_zero(tmp_path: Path) -> None:
     none = ollama_traffic(Settings(ollama={"log_source": "none"}), start=START, end=END, own_requests=10)
     assert none.other_requests is None
-    assert none.sentence().endswith("unknown (ollama.log_source is none; set it to docker or file to know)")
+    assert none.sentence().endswith("unknown (ollama.log_source is none; set it to docker, file or journald to know)")
     missing = Settings(ollama={"log_source": "file", "log_file": str(tmp_path / "gone.log")})
     unread = ollama_traffic(missing, start=START, end=END, own_requests=10)
     assert unread.other_requests is None
