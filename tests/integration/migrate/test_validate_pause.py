@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,7 @@ class Person:
         self.answers = answers
         self.descriptions: list[str] = []
         self.errors: list[BaseException] = []
+        self.since = datetime.now(UTC)
         context = contextvars.copy_context()  # the harness's API settings live in context variables
         self.thread = threading.Thread(target=context.run, args=(self._run,), daemon=True)
         self.thread.start()
@@ -104,7 +106,14 @@ class Person:
 
     def _answer(self, answer: dict[str, str]) -> str:
         from prefect import get_client
-        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+        from prefect.client.schemas.filters import (
+            FlowFilter,
+            FlowFilterName,
+            FlowRunFilter,
+            FlowRunFilterStartTime,
+            FlowRunFilterState,
+            FlowRunFilterStateType,
+        )
         from prefect.client.schemas.objects import StateType
         from prefect.flow_runs import resume_flow_run
         from prefect.input.run_input import keyset_from_paused_state
@@ -112,10 +121,13 @@ class Person:
         deadline = time.monotonic() + 120
         with get_client(sync_client=True) as client:
             while time.monotonic() < deadline:
+                # This test's gate only: the session's harness may hold runs other tests left paused.
                 paused = client.read_flow_runs(
+                    flow_filter=FlowFilter(name=FlowFilterName(any_=["validate-pause-test"])),
                     flow_run_filter=FlowRunFilter(
-                        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
-                    )
+                        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])),
+                        start_time=FlowRunFilterStartTime(after_=self.since),
+                    ),
                 )
                 ready = [r for r in paused if r.state and r.state.state_details.run_input_keyset]
                 if ready:
