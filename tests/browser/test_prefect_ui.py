@@ -299,10 +299,17 @@ def test_a_paused_run_shows_the_evidence_and_the_resume_form_approves_it(
     page.keyboard.press("ArrowDown")  # opens the choices, as a keyboard user would
     expect(page.get_by_role("option")).to_have_text(["approve", "reject"])
     page.get_by_role("option", name="approve", exact=True).click()
-    schema_property(page, "Approver", within=dialog).locator("textarea").fill("ui-tester")
+    expect(decision).to_contain_text("approve")
+    approver = schema_property(page, "Approver", within=dialog).locator("textarea")
+    approver.fill("ui-tester")
+    expect(approver).to_have_value("ui-tester")
     dialog.get_by_role("button", name="Submit").click()
+    # A submitted form closes the dialog and resumes the run; one that stays open shows why (a busy runner).
+    expect(dialog).to_be_hidden(timeout=60_000)
 
     thread.join(120)
+    state = httpx.get(f"{ui_server.api_url}/flow_runs/{outcome['run']}").json().get("state_type")
+    assert "answer" in outcome, f"the run was not resumed: it is {state}"
     answer = outcome["answer"]
     assert (answer.decision, answer.via, answer.approver) == ("approve", "prefect-ui", "ui-tester")
     assert wait_for_state(ui_server, outcome["run"], {"COMPLETED"}, 60)["state_type"] == "COMPLETED"
