@@ -7,7 +7,7 @@ traced to who made it. Mixed into :class:`o2v.store.Store`; import ``RoutingTabl
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -38,9 +38,7 @@ class RoutingStoreMixin:
     """Routing-table methods of ``Store`` (which provides ``engine`` and ``_errors``)."""
 
     engine: Engine
-
-    def _errors(self, doing: str) -> AbstractContextManager[None]:  # provided by Store
-        raise NotImplementedError
+    _errors: Callable[[str], AbstractContextManager[None]]  # Store's: names the store and what was being done
 
     def routing_version(self) -> int:
         """The table's version: the cheap read every gateway replica makes twice a second."""
