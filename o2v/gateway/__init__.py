@@ -7,6 +7,7 @@
     native_vllm + translate   Ollama's native API served from vLLM
     observe    samples into the store, Prometheus series
     admin      routing changes (token), /health, /metrics on the admin address
-    server, run   the aiohttp applications and their life cycle
+    public_server + public_http   the public address's own lean HTTP/1.1 server (llhttp), as lean_http is upstream
+    server, run   the handler per request, the admin application, their life cycle
     seed       client definitions from the inventory's access-log clients
 """

@@ -86,7 +86,7 @@ def admin_app(gw: Gateway) -> web.Application:
             actor=who, reason=str(body.get("reason", ""))))  # fmt: skip
 
     async def health(request: web.Request) -> web.Response:
-        return await gw.health(request)
+        return web.Response(body=gw.health().body, content_type="application/json")
 
     async def metrics(request: web.Request) -> web.Response:
         gw.observer.routing_version.set(gw.follower.table.version)

@@ -11,11 +11,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from aiohttp import web
 
 from o2v.gateway import translate as tr
 from o2v.gateway.observe import Exchange
-from o2v.gateway.proxy import HeadWithBody, tokens_in
+from o2v.gateway.proxy import tokens_in
+from o2v.gateway.public_http import Reply, Request, Stream
 from o2v.gateway.replies import BACKEND_HEADER, error_response, stream_error_chunk
 from o2v.gateway.upstream import UpstreamError
 
@@ -27,22 +27,23 @@ EMBEDDING = {"/api/embed": False, "/api/embeddings": True}  # path -> legacy
 # Native paths a client routed to vLLM gets from the gateway; every other native path stays on Ollama.
 NATIVE_ON_VLLM = frozenset({"/", "/api/version", "/api/tags", "/api/show", "/api/ps", *GENERATION, *EMBEDDING})
 _JSON = {"Content-Type": "application/json"}
+_NDJSON_ON_VLLM = (("Content-Type", "application/x-ndjson"), (BACKEND_HEADER, "vllm"))
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json",
-                        headers={BACKEND_HEADER: "vllm"})  # fmt: skip
+_ON_VLLM = ((BACKEND_HEADER, "vllm"),)
 
 
-async def serve_native(
-    gw: Gateway, request: web.BaseRequest, ex: Exchange, parsed: dict[str, Any] | None
-) -> web.StreamResponse:
+def _json(data: Any, status: int = 200) -> Reply:
+    return Reply(orjson.dumps(data), status=status, headers=_ON_VLLM)
+
+
+async def serve_native(gw: Gateway, request: Request, ex: Exchange, parsed: dict[str, Any] | None) -> Reply | Stream:
     path = request.path
     ex.status = 200
     aliases = gw.models.aliases
     try:
         if path == "/":
-            return web.Response(text="Ollama is running", headers={BACKEND_HEADER: "vllm"})
+            return Reply(b"Ollama is running", content_type="text/plain; charset=utf-8", headers=_ON_VLLM)
         if path == "/api/version":
             return _json(tr.native_version(gw.ollama_version))
         if path == "/api/tags":
@@ -69,9 +70,7 @@ def _translate(path: str, body: dict[str, Any], served: str) -> tr.NativeCall:
     return tr.translate_embed(body, served, legacy=EMBEDDING[path])
 
 
-async def _generate_or_embed(
-    gw: Gateway, request: web.BaseRequest, ex: Exchange, body: dict[str, Any]
-) -> web.StreamResponse:
+async def _generate_or_embed(gw: Gateway, request: Request, ex: Exchange, body: dict[str, Any]) -> Reply | Stream:
     path = request.path
     call = _translate(path, body, gw.models.to_vllm(ex.model))
     gw.observer.note_ignored(ex.caller, list(call.ignored_options))
@@ -106,14 +105,10 @@ async def _generate_or_embed(
         return error_response("native", 502, "vLLM sent a reply that is not JSON", "vllm")
 
 
-async def _stream(
-    gw: Gateway, request: web.BaseRequest, ex: Exchange, up: Any, stream: tr.NativeStream
-) -> web.StreamResponse:
+async def _stream(gw: Gateway, request: Request, ex: Exchange, up: Any, stream: tr.NativeStream) -> Stream:
     """vLLM's SSE events, as they arrive, written as Ollama NDJSON lines; the done line built at the end."""
     vllm = gw.upstreams["vllm"]
-    headers = {"Content-Type": "application/x-ndjson", BACKEND_HEADER: "vllm"}
-    response = HeadWithBody(headers=headers)
-    await response.prepare(request)
+    response = Stream(request, headers=_NDJSON_ON_VLLM)
     head_sent = False
     pending = b""
     held: list[bytes] = []  # lines from vLLM's last piece: they go out with the done line, in one write
@@ -122,7 +117,7 @@ async def _stream(
             chunk = up.read_nowait()
             if not chunk and not up.complete:
                 if not head_sent:  # nothing to send the head with yet: it goes now, the client sees the answer
-                    await response.write(b"")
+                    response.send_head()
                     head_sent = True
                 chunk = await vllm.read_chunk(up)
             if not chunk:
@@ -173,7 +168,7 @@ def _translate_events(stream: tr.NativeStream, events: list[bytes]) -> list[byte
     return lines
 
 
-async def _write_quietly(response: web.StreamResponse, data: bytes) -> None:
+async def _write_quietly(response: Stream, data: bytes) -> None:
     try:
         await response.write(data)
     except ConnectionError:

@@ -11,10 +11,9 @@ import re
 from typing import Any
 
 import orjson
-from aiohttp import web
-from multidict import CIMultiDict
 
 from o2v.gateway.observe import Exchange
+from o2v.gateway.public_http import Reply, Request, Stream
 from o2v.gateway.replies import BACKEND_HEADER, error_response, stream_error_chunk
 from o2v.gateway.upstream import Upstream, UpstreamError
 
@@ -35,22 +34,24 @@ _FORWARD_DROP = frozenset(name.encode() for name in (*_REQUEST_DROP, "x-forwarde
 _FORWARD_DROP_AUTHORIZATION = _FORWARD_DROP | {b"authorization"}
 
 
-def forward_head(request: web.BaseRequest, *, drop_authorization: bool) -> bytes:
+def forward_head(request: Request, *, drop_authorization: bool) -> bytes:
     """The client's header lines as they go to the backend, bytes as received (no decoding and re-encoding):
     hop-by-hop fields dropped, and the client's Authorization where the backend gets the gateway's key instead;
     X-Forwarded-For extended with the client's address."""
     drop = _FORWARD_DROP_AUTHORIZATION if drop_authorization else _FORWARD_DROP
     lines = [b"%s: %s\r\n" % (name, value) for name, value in request.raw_headers if name.lower() not in drop]
-    prior = request.headers.get("X-Forwarded-For")
+    prior = request.header(b"x-forwarded-for")
     forwarded = f"{prior}, {request.remote}" if prior and request.remote else prior or request.remote
     if forwarded:
         lines.append(f"X-Forwarded-For: {forwarded}\r\n".encode("utf-8", "surrogateescape"))
     return b"".join(lines)
 
 
-def response_headers(upstream: CIMultiDict[str] | Any, backend: str) -> CIMultiDict[str]:
-    headers: CIMultiDict[str] = CIMultiDict((k, v) for k, v in upstream.items() if k.lower() not in _RESPONSE_DROP)
-    headers[BACKEND_HEADER] = backend
+def response_headers(upstream: Any, backend: str) -> list[tuple[str, str]]:
+    """The backend's header fields as they go to the client: hop-by-hop and framing ones dropped (the gateway frames
+    the body itself), the gateway's backend header added."""
+    headers = [(k, v) for k, v in upstream.items() if k.lower() not in _RESPONSE_DROP]
+    headers.append((BACKEND_HEADER, backend))
     return headers
 
 
@@ -77,18 +78,7 @@ def with_model(body: bytes, parsed: dict[str, Any] | None, model: str | None) ->
     return orjson.dumps({**parsed, "model": model})
 
 
-class HeadWithBody(web.StreamResponse):
-    """A response whose head goes out in the same write as the first body bytes, not on its own at
-    ``prepare()`` (aiohttp's ``web.Response`` does the same): one system call less per request. Used only when
-    those bytes are already here, or with ``write(b"")`` (the head alone) before waiting for the backend, so the
-    head never waits for it. On an aiohttp without this switch the head goes out at ``prepare()``, as before."""
-
-    _send_headers_immediately = False
-
-
-async def pass_through(
-    request: web.BaseRequest, ex: Exchange, upstream: Upstream, body: bytes | None
-) -> web.StreamResponse:
+async def pass_through(request: Request, ex: Exchange, upstream: Upstream, body: bytes | None) -> Reply | Stream:
     try:
         async with upstream.request(
             request.method,
@@ -100,13 +90,12 @@ async def pass_through(
             if up.status >= 400:
                 ex.error_kind = f"http_{up.status}"
             headers = response_headers(up.headers, ex.backend)
+            length = up.content_length if "Transfer-Encoding" not in up.headers else None
+            response = Stream(request, status=up.status, reason=up.reason, headers=headers, content_length=length)
             first = up.read_nowait()
-            kind = HeadWithBody if first or up.complete else web.StreamResponse
-            response = kind(status=up.status, reason=up.reason, headers=headers)
-            if up.content_length is not None and "Transfer-Encoding" not in up.headers:
-                response.content_length = up.content_length
+            if not first and not up.complete:
+                response.send_head()  # the head goes with the first bytes only when they are already here
             ex.streamed = up.content_type in _STREAM_TYPES
-            await response.prepare(request)
             await _relay(response, ex, upstream, up, first)
             return response
     except UpstreamError as exc:
@@ -114,7 +103,7 @@ async def pass_through(
         return error_response(ex.api, exc.status, str(exc), ex.backend)
 
 
-async def _relay(response: web.StreamResponse, ex: Exchange, upstream: Upstream, up: Any, first: bytes) -> None:
+async def _relay(response: Stream, ex: Exchange, upstream: Upstream, up: Any, first: bytes) -> None:
     """Each piece from the backend written before the next is read; the piece that ends the answer goes out in
     one write with the end of the response (and with the head, when it all came at once)."""
     previous = last = b""
@@ -144,14 +133,14 @@ async def _relay(response: web.StreamResponse, ex: Exchange, upstream: Upstream,
     await _quietly_write_eof(response, ex, chunk)
 
 
-async def _quietly_write(response: web.StreamResponse, data: bytes) -> None:
+async def _quietly_write(response: Stream, data: bytes) -> None:
     try:
         await response.write(data)
     except ConnectionError:
         pass
 
 
-async def _quietly_write_eof(response: web.StreamResponse, ex: Exchange, data: bytes = b"") -> None:
+async def _quietly_write_eof(response: Stream, ex: Exchange, data: bytes = b"") -> None:
     try:
         await response.write_eof(data)
     except ConnectionError:

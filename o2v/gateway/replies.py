@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Literal
 
 import orjson
-from aiohttp import web
 
+from o2v.gateway.public_http import Reply
 from o2v.gateway.translate import ollama_error, openai_error
 
 Api = Literal["native", "openai"]
@@ -34,11 +34,9 @@ def error_body(api: Api, status: int, message: str) -> bytes:
     return orjson.dumps(openai_error(message, _OPENAI_TYPES.get(status, "api_error")))
 
 
-def error_response(api: Api, status: int, message: str, backend: str | None = None) -> web.Response:
-    headers = {BACKEND_HEADER: backend} if backend else None
-    return web.Response(
-        body=error_body(api, status, message), status=status, content_type="application/json", headers=headers
-    )
+def error_response(api: Api, status: int, message: str, backend: str | None = None) -> Reply:
+    headers = ((BACKEND_HEADER, backend),) if backend else ()
+    return Reply(error_body(api, status, message), status=status, headers=headers)
 
 
 def stream_error_chunk(api: Api, message: str, *, sse: bool) -> bytes:

@@ -34,20 +34,16 @@ async def running_gateway(
         await asyncio.to_thread(store.set_percent, percent, actor=actor, reason="--percent at start")
     gw = Gateway(config, store)
     await gw.start()
-    runners: list[web.BaseRunner] = []
-    sites: list[tuple[web.BaseRunner, str, int]] = [
-        (web.ServerRunner(gw.public_server(), handle_signals=False), config.listen_host, config.listen_port),
-        (web.AppRunner(admin_app(gw), access_log=None), config.admin_host, config.admin_port),
-    ]
+    public = gw.public_server()
+    admin = web.AppRunner(admin_app(gw), access_log=None)
     try:
-        for runner, host, port in sites:
-            await runner.setup()
-            runners.append(runner)
-            await web.TCPSite(runner, host, port, backlog=4096, reuse_address=True).start()
+        await public.start(config.listen_host, config.listen_port)
+        await admin.setup()
+        await web.TCPSite(admin, config.admin_host, config.admin_port, reuse_address=True).start()
         yield gw
     finally:
-        for runner in reversed(runners):
-            await runner.cleanup()
+        await public.close()  # streams in flight finish first
+        await admin.cleanup()
         await gw.stop()
 
 

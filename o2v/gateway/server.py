@@ -1,4 +1,4 @@
-"""The gateway: one aiohttp application on the public address (Ollama's), one on the admin address.
+"""The gateway: its own lean HTTP server on the public address (Ollama's), an aiohttp application on the admin one.
 
 Per request: identify the caller, read and check the body, choose the backend from the routing table in
 force (a copy refreshed from the store every ``refresh_s``), then pass the request through or serve the
@@ -13,12 +13,13 @@ import logging
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 from o2v.gateway.identity import ClientDirectory, Unauthorized
 from o2v.gateway.native_vllm import NATIVE_ON_VLLM, serve_native
 from o2v.gateway.observe import Exchange, Observer
 from o2v.gateway.proxy import pass_through, with_model
+from o2v.gateway.public_http import Reply, Request, Stream
+from o2v.gateway.public_server import PublicServer
 from o2v.gateway.replies import api_of, error_response
 from o2v.gateway.routing import ModelMap, RouteFollower, choose_backend
 from o2v.gateway.settings import GatewayConfig
@@ -100,43 +101,33 @@ class Gateway:
             await self.refresh_models()
 
     # -- the public application -------------------------------------------------------------------------------
-    def public_server(self) -> web.Server:
-        """aiohttp's low-level server: every path is the gateway's, so the router and the application's
-        per-request machinery would only cost time on each request's way to its first token."""
-        loop = asyncio.get_running_loop()
-        limit = self.config.max_body_bytes
+    def public_server(self) -> PublicServer:
+        """Every path on the public address is the gateway's: one handler, no router."""
+        return PublicServer(self.handle, self._failed, max_body_bytes=self.config.max_body_bytes)
 
-        def request_factory(message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.BaseRequest:
-            return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=limit)
-
-        return web.Server(self.handle, request_factory=request_factory, access_log=None)
-
-    async def health(self, request: web.BaseRequest) -> web.Response:
+    def health(self) -> Reply:
         table = self.follower.table
-        return web.json_response({
+        return Reply(orjson.dumps({
             "status": "ok", "routing_version": table.version, "routing_stale": self.follower.stale_since is not None,
             "vllm_models": sorted(self.models.served),
-        })  # fmt: skip
+        }))  # fmt: skip
 
-    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def handle(self, request: Request) -> Reply | Stream:
         if request.path == PUBLIC_HEALTH and request.method == "GET":
-            return await self.health(request)
+            return self.health()
         api = api_of(request.path)
-        headers = request.headers
         try:
             caller = self.directory.identify(
-                headers.get("Authorization"), headers.get("X-O2V-Client"), request.remote, headers.get("User-Agent")
-            )
+                request.header(b"authorization"), request.header(b"x-o2v-client"), request.remote,
+                request.header(b"user-agent"),
+            )  # fmt: skip
         except Unauthorized as exc:
             return error_response(api, 401, str(exc), "ollama")
         # The gateway's own refusals still say where this client is routed (every response carries the header).
         home = choose_backend(caller, self.follower.table, vllm_serves_model=True)
-        if request.content_length is not None and request.content_length > self.config.max_body_bytes:
+        if request.too_large:
             return self._too_large(api, request.content_length, home)
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return self._too_large(api, None, home)
+        body = request.body
         parsed: dict[str, Any] | None = None
         if body and request.method in _MODEL_IN_BODY:
             try:
@@ -172,7 +163,11 @@ class Gateway:
                 self.observer.count(backend, caller.name, api, ex.status)
         return response
 
-    def _too_large(self, api: Any, size: int | None, backend: str) -> web.Response:
+    def _failed(self, request: Request, status: int, message: str) -> Reply:
+        """The gateway's own failure, in the shape of the client's API."""
+        return error_response(api_of(request.path), status, message)
+
+    def _too_large(self, api: Any, size: int | None, backend: str) -> Reply:
         got = f"{size} bytes" if size is not None else "more"
         return error_response(api, 413, f"the request body is too large: {got}, the gateway accepts at most "
                               f"{self.config.max_body_bytes} bytes (gateway.max_body_bytes)", backend)  # fmt: skip
