@@ -208,10 +208,10 @@ class _Connection(asyncio.Protocol):
                     reply = await server.handler(request)
                 except Exception as exc:
                     log.exception("the gateway failed on %s %s", request.method, request.path)
-                    reply = server.error_reply(request, 500, f"the gateway failed: {type(exc).__name__}: {exc}")
                     if request.stream is not None and request.stream.head_sent:
-                        request.keep_alive = False  # a stream already begun cannot become an error reply
-                        reply = request.stream
+                        self._close(linger=False)  # cut off, with no clean end: the client sees it is incomplete
+                        return
+                    reply = server.error_reply(request, 500, f"the gateway failed: {type(exc).__name__}: {exc}")
                 try:
                     await self._finish(request, reply)
                 except ConnectionError:
