@@ -89,6 +89,12 @@ class _Connection(asyncio.Protocol):
         if self._drain is not None and not self._drain.done():
             self._drain.set_exception(ConnectionResetError("the client closed the connection"))
 
+    def eof_received(self) -> bool:
+        """The client has sent all it will (a half-close, as ``curl --no-keepalive`` or a shell script may): the
+        answer it is owed still goes out, then the connection closes."""
+        self.closing = True
+        return self._serving
+
     def pause_writing(self) -> None:
         self.paused = True
 

@@ -319,6 +319,23 @@ async def test_a_client_that_leaves_mid_stream_fails_the_next_write(serve: Calla
     assert isinstance(failures[0], ConnectionError)
 
 
+async def test_a_client_that_half_closes_after_its_request_still_gets_the_answer(
+    serve: Callable[..., Awaitable[Served]],
+) -> None:
+    async def slow(request: Request) -> Reply:
+        await asyncio.sleep(0.05)  # the client's end of input arrives while the answer is being made
+        return await echo(request)
+
+    served = await serve(slow)
+    client = await Client.to(served)
+    client.send(post(b"{}"))
+    client.writer.write_eof()
+    response, body = await client.answer("POST")
+    assert body == b"POST /api/chat {}"
+    assert header(response, b"connection") == b"close"
+    assert await client.closed()
+
+
 async def test_a_slow_reader_holds_the_writer_back_and_gets_every_byte(
     serve: Callable[..., Awaitable[Served]],
 ) -> None:
