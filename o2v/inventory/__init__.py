@@ -35,16 +35,12 @@ from o2v.servers.logs import LogRecord
 def _read_log_records(
     settings: Settings, docker_client: Any | None, problems: list[str]
 ) -> list[LogRecord] | None:
-    from o2v.servers import logs
     from o2v.servers.log_source import ollama_log_records
 
+    if settings.ollama.log_source == "none":
+        return None
     try:
-        if settings.ollama.log_source == "docker":  # through the caller's Docker client, when it has one
-            return list(
-                logs.parse_lines(logs.docker_log_lines(settings.ollama.container_name, client=docker_client))
-            )
-        if settings.ollama.log_source != "none":
-            return list(ollama_log_records(settings.ollama))
+        return list(ollama_log_records(settings.ollama, docker_client=docker_client))
     except (O2VError, OSError) as exc:
         problems.append(f"Ollama log not read ({settings.ollama.log_source}): {exc}")
     return None

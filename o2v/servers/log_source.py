@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from o2v.config_sections import OllamaSettings
 from o2v.errors import ServerError
@@ -19,9 +20,12 @@ from o2v.servers.logs import LogRecord, docker_log_lines, parse_lines, read_log
 JOURNAL_TIMEOUT_S = 120.0
 
 
-def ollama_log_records(ollama: OllamaSettings, *, since: datetime | None = None) -> Iterable[LogRecord]:
+def ollama_log_records(
+    ollama: OllamaSettings, *, since: datetime | None = None, docker_client: Any | None = None
+) -> Iterable[LogRecord]:
     """Parsed records of Ollama's configured log, from about ``since`` on when the source can seek (Docker,
-    journald); a file is read whole. Raises ServerError or OSError when the log cannot be read."""
+    journald); a file is read whole. ``docker_client``: the caller's, when it has one (else one from the
+    environment). Raises ServerError or OSError when the log cannot be read."""
     if ollama.log_source == "none":
         raise ServerError("ollama.log_source is none: Ollama's log is not read")
     if ollama.log_source == "file":
@@ -32,7 +36,7 @@ def ollama_log_records(ollama: OllamaSettings, *, since: datetime | None = None)
     start = None if since is None else datetime.fromtimestamp(math.floor(since.timestamp()) - 60, tz=UTC)
     if ollama.log_source == "journald":
         return parse_lines(journal_lines(ollama.systemd_unit, since=start))
-    return parse_lines(docker_log_lines(ollama.container_name, since=start))
+    return parse_lines(docker_log_lines(ollama.container_name, since=start, client=docker_client))
 
 
 def journal_lines(unit: str, *, since: datetime | None = None, journalctl: str = "journalctl") -> Iterator[str]:

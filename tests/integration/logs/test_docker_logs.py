@@ -11,7 +11,9 @@ import pytest
 from support.engines import free_port
 
 import o2v
+from o2v.config import Settings
 from o2v.errors import ServerError
+from o2v.inventory import take_inventory
 from o2v.servers.logs import AccessRecord, docker_log_lines, parse_lines, server_config
 
 pytestmark = pytest.mark.docker
@@ -41,8 +43,17 @@ def test_access_lines_and_server_config_come_back_from_docker(docker_client: Any
         time.sleep(0.3)  # let the access lines reach Docker's log driver
 
         records = list(parse_lines(docker_log_lines(container.name, client=docker_client)))
+        # The inventory reads the same log through the one reader of Ollama's configured log, with the caller's client.
+        settings = Settings(ollama={"url": url, "container_name": container.name, "log_source": "docker"})  # type: ignore[arg-type]
+        inventory = take_inventory(settings, docker_client=docker_client)
     finally:
         container.remove(force=True)
+
+    assert not [p for p in inventory.problems if "log not read" in p], inventory.problems
+    (client,) = inventory.clients  # the test's own address: its readiness polls of / and its two API calls
+    assert {"POST /api/chat", "POST /api/show"} <= set(client.paths)
+    assert client.errors == 1
+    assert inventory.settings.sources["OLLAMA_NUM_PARALLEL"] in {"container env", "server config log line"}
 
     access = [r for r in records if isinstance(r, AccessRecord)]
     assert [(r.method, r.path, r.status) for r in access if r.path.startswith("/api/")] == [
