@@ -14,7 +14,7 @@ import orjson
 
 from o2v.gateway import translate as tr
 from o2v.gateway.observe import Exchange
-from o2v.gateway.proxy import tokens_in
+from o2v.gateway.proxy import tokens_in, write_quietly
 from o2v.gateway.public_http import Reply, Request, Stream
 from o2v.gateway.replies import BACKEND_HEADER, error_response, stream_error_chunk
 from o2v.gateway.upstream import UpstreamError
@@ -27,10 +27,8 @@ EMBEDDING = {"/api/embed": False, "/api/embeddings": True}  # path -> legacy
 # Native paths a client routed to vLLM gets from the gateway; every other native path stays on Ollama.
 NATIVE_ON_VLLM = frozenset({"/", "/api/version", "/api/tags", "/api/show", "/api/ps", *GENERATION, *EMBEDDING})
 _JSON = {"Content-Type": "application/json"}
-_NDJSON_ON_VLLM = (("Content-Type", "application/x-ndjson"), (BACKEND_HEADER, "vllm"))
-
-
 _ON_VLLM = ((BACKEND_HEADER, "vllm"),)
+_NDJSON_ON_VLLM = (("Content-Type", "application/x-ndjson"), *_ON_VLLM)
 
 
 def _json(data: Any, status: int = 200) -> Reply:
@@ -109,16 +107,13 @@ async def _stream(gw: Gateway, request: Request, ex: Exchange, up: Any, stream: 
     """vLLM's SSE events, as they arrive, written as Ollama NDJSON lines; the done line built at the end."""
     vllm = gw.upstreams["vllm"]
     response = Stream(request, headers=_NDJSON_ON_VLLM)
-    head_sent = False
     pending = b""
     held: list[bytes] = []  # lines from vLLM's last piece: they go out with the done line, in one write
     try:
         while True:
             chunk = up.read_nowait()
             if not chunk and not up.complete:
-                if not head_sent:  # nothing to send the head with yet: it goes now, the client sees the answer
-                    response.send_head()
-                    head_sent = True
+                response.send_head()  # nothing to go with it yet: the head goes now (once), so the client sees it
                 chunk = await vllm.read_chunk(up)
             if not chunk:
                 break
@@ -136,18 +131,17 @@ async def _stream(gw: Gateway, request: Request, ex: Exchange, up: Any, stream: 
                 break
             if lines:
                 await response.write(b"".join(lines))
-                head_sent = True
         final = stream.finish()
         ex.output_tokens = tokens_in(final)
         held.append(final)
         await response.write_eof(b"".join(held))
     except UpstreamError as exc:
         ex.error_kind = exc.kind
-        await _write_quietly(response, stream_error_chunk("native", str(exc), sse=False))
+        await write_quietly(response, stream_error_chunk("native", str(exc), sse=False))
         response.force_close()
     except orjson.JSONDecodeError:
         ex.error_kind = "bad_json"
-        await _write_quietly(response, stream_error_chunk("native", "vLLM sent an event that is not JSON", sse=False))
+        await write_quietly(response, stream_error_chunk("native", "vLLM sent an event that is not JSON", sse=False))
         response.force_close()
     except ConnectionError:
         ex.status, ex.error_kind = 499, "client_gone"
@@ -166,13 +160,6 @@ def _translate_events(stream: tr.NativeStream, events: list[bytes]) -> list[byte
                 if stream.failed:
                     return lines
     return lines
-
-
-async def _write_quietly(response: Stream, data: bytes) -> None:
-    try:
-        await response.write(data)
-    except ConnectionError:
-        pass
 
 
 def _vllm_message(body: bytes, status: int) -> str:

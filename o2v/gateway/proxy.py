@@ -123,7 +123,7 @@ async def _relay(response: Stream, ex: Exchange, upstream: Upstream, up: Any, fi
         ex.error_kind = exc.kind
         if ex.streamed:
             sse = up.content_type == "text/event-stream"
-            await _quietly_write(response, stream_error_chunk(ex.api, str(exc), sse=sse))
+            await write_quietly(response, stream_error_chunk(ex.api, str(exc), sse=sse))
         response.force_close()
         return
     except ConnectionError:
@@ -133,7 +133,8 @@ async def _relay(response: Stream, ex: Exchange, upstream: Upstream, up: Any, fi
     await _quietly_write_eof(response, ex, chunk)
 
 
-async def _quietly_write(response: Stream, data: bytes) -> None:
+async def write_quietly(response: Stream, data: bytes) -> None:
+    """A last write to a client that may have left already (an error line after a broken stream)."""
     try:
         await response.write(data)
     except ConnectionError:

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 import httptools
 
-NO_BODY_STATUS = frozenset({204, 304})
+_NO_BODY_STATUS = frozenset({204, 304})
 _LAST_CHUNK = b"0\r\n\r\n"
 
 
@@ -139,7 +139,7 @@ class Stream:
 
     @property
     def _has_body(self) -> bool:
-        return self._request.method != "HEAD" and self.status not in NO_BODY_STATUS
+        return self._request.method != "HEAD" and self.status not in _NO_BODY_STATUS
 
     def _head(self, whole_length: int | None) -> bytes:
         """The head; ``whole_length``: the whole body is the bytes that go with it."""
@@ -148,30 +148,35 @@ class Stream:
         if self.closes or conn.closing:
             request.keep_alive = False
         framing: list[tuple[str, str]] = []
-        if self.content_length is not None:
+        if self.status in _NO_BODY_STATUS:
+            pass  # no body, and no field that announces one
+        elif self.content_length is not None:
             framing.append(("Content-Length", str(self.content_length)))
         elif whole_length is not None:
             framing.append(("Content-Length", str(whole_length)))
-        elif self._has_body:
+        elif request.method != "HEAD":
             if request.version == "1.1":
                 self._chunked = True
                 framing.append(("Transfer-Encoding", "chunked"))
             else:  # an HTTP/1.0 client reads to the end of the connection
                 request.keep_alive = False
-        return encode_head(self.status, self.reason, (*self.headers, *framing), request)
+        return encode_head(self.status, self.reason, (*self.headers, *framing), keep_alive=request.keep_alive,
+                           http_1_0=request.version == "1.0")  # fmt: skip
 
 
-def encode_head(status: int, reason: str | None, headers: Iterable[tuple[str, str]], request: Request) -> bytes:
+def encode_head(status: int, reason: str | None, headers: Iterable[tuple[str, str]], *, keep_alive: bool,
+                http_1_0: bool = False) -> bytes:  # fmt: skip
+    """A response head; ``Connection`` says what the client cannot assume (close on 1.1, keep-alive on 1.0)."""
     if reason is None:
         try:
             reason = HTTPStatus(status).phrase
         except ValueError:
             reason = ""
-    lines = [f"HTTP/1.1 {status} {reason}\r\nDate: {http_date()}\r\n"]
+    lines = [f"HTTP/1.1 {status} {reason}\r\nDate: {_http_date()}\r\n"]
     lines.extend(f"{name}: {value}\r\n" for name, value in headers)
-    if not request.keep_alive:
+    if not keep_alive:
         lines.append("Connection: close\r\n")
-    elif request.version == "1.0":
+    elif http_1_0:
         lines.append("Connection: keep-alive\r\n")
     lines.append("\r\n")
     return "".join(lines).encode("latin-1", "replace")
@@ -180,7 +185,7 @@ def encode_head(status: int, reason: str | None, headers: Iterable[tuple[str, st
 _date_cache: tuple[int, str] = (0, "")
 
 
-def http_date() -> str:
+def _http_date() -> str:
     global _date_cache
     now = int(time.time())
     if _date_cache[0] != now:

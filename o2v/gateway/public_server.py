@@ -20,11 +20,10 @@ import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from http import HTTPStatus
 
 import httptools
 
-from o2v.gateway.public_http import NO_BODY_STATUS, Reply, Request, Stream, encode_head, http_date
+from o2v.gateway.public_http import Reply, Request, Stream, encode_head
 
 log = logging.getLogger("o2v.gateway")
 
@@ -182,9 +181,8 @@ class _Connection(asyncio.Protocol):
         if self._serving:
             return
         body = f"{message}\n".encode()
-        head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nDate: {http_date()}\r\n"
-                f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
-                "Connection: close\r\n\r\n").encode()  # fmt: skip
+        head = encode_head(status, None, (("Content-Type", "text/plain; charset=utf-8"),
+                                          ("Content-Length", str(len(body)))), keep_alive=False)  # fmt: skip
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(head + body)
             self.transport.close()
@@ -231,22 +229,15 @@ class _Connection(asyncio.Protocol):
             self._serving = False
 
     async def _finish(self, request: Request, reply: Reply | Stream) -> None:
-        if isinstance(reply, Stream):
-            if reply.closes:
-                request.keep_alive = False
-            await reply.write_eof()
+        """End the answer: a stream's last bytes, or a whole reply written as a stream that is all here at once (one
+        write, with its length)."""
+        if isinstance(reply, Reply):
+            whole = Stream(request, status=reply.status, reason=reply.reason, headers=reply.headers)
+            await whole.write_eof(reply.body)
             return
-        if self.closing:
+        if reply.closes:
             request.keep_alive = False
-        if request.method == "HEAD" or reply.status in NO_BODY_STATUS:
-            framing = () if reply.status in NO_BODY_STATUS else (("Content-Length", str(len(reply.body))),)
-            self.write(encode_head(reply.status, reply.reason, (*reply.headers, *framing), request))
-            return
-        head = encode_head(reply.status, reply.reason, (*reply.headers, ("Content-Length", str(len(reply.body)))),
-                           request)  # fmt: skip
-        self.write(head + reply.body)
-        if self.paused:
-            await self.drained()
+        await reply.write_eof()
 
 
 class _HeadTooLarge(Exception):

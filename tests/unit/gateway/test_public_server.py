@@ -192,6 +192,21 @@ async def test_head_has_a_length_and_no_body(serve: Callable[..., Awaitable[Serv
     client.close()
 
 
+async def test_no_content_announces_no_body(serve: Callable[..., Awaitable[Served]]) -> None:
+    async def nothing(request: Request) -> Reply:
+        return Reply(status=204, content_type=None) if request.path == "/none" else await echo(request)
+
+    served = await serve(nothing)
+    client = await Client.to(served)
+    client.send(get("/none") + get("/after"))
+    response, body = await client.answer()
+    assert response.status_code == 204
+    assert header(response, b"content-length") is None
+    assert header(response, b"transfer-encoding") is None
+    assert (await client.answer())[1] == b"GET /after "  # the connection stays in step
+    client.close()
+
+
 async def test_pipelined_requests_are_answered_in_order(serve: Callable[..., Awaitable[Served]]) -> None:
     async def slow_first(request: Request) -> Reply:
         if request.path == "/slow":
